@@ -1,0 +1,172 @@
+// Starts the whole system for the end-to-end suite, in either run mode, behind the same interface.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { connect as natsConnect } from 'nats';
+import { Redis } from 'ioredis';
+import { fileURLToPath } from 'node:url';
+import { startEmbedded } from '@repo/embedded';
+import { answers, freePort, waitFor } from './ports.ts';
+import { TcpProxy } from './tcp-proxy.ts';
+
+export type Mode = 'embedded' | 'distributed';
+export type ServiceName = 'gateway' | 'auth-service' | 'token-service';
+
+export interface System {
+  mode: Mode;
+  /** Gateway base URL. */
+  url: string;
+  twilioUrl: string;
+  /** Restarts the given services; in embedded mode, the whole process's system. */
+  restart(services: ServiceName[]): Promise<void>;
+  /** Stops services until `restart` brings them back (distributed only). */
+  stop?(services: ServiceName[]): Promise<void>;
+  /** Makes Redis unreachable for the gateway (distributed only). */
+  redis?: { down(): Promise<void>; up(): Promise<void> };
+  close(): Promise<void>;
+}
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** NATS and Redis answer on this machine; the distributed suite needs both. */
+export async function distributedDepsAvailable(): Promise<boolean> {
+  try {
+    const nc = await natsConnect({ servers: NATS_URL, timeout: 1_000, reconnect: false });
+    await nc.close();
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    await redis.connect();
+    await redis.ping();
+    redis.disconnect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startSystem(mode: Mode): Promise<System> {
+  return mode === 'embedded' ? startEmbeddedSystem() : startDistributedSystem();
+}
+
+async function startEmbeddedSystem(): Promise<System> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
+  delete env.REDIS_URL;
+  delete env.JWT_SECRET;
+  let system = await startEmbedded(env);
+  const handle: System = {
+    mode: 'embedded',
+    url: system.url,
+    twilioUrl: system.twilioEmulatorUrl!,
+    async restart() {
+      // One process holds every service: restarting any of them restarts the system. Its
+      // in-memory state is gone, and so is the per-process signing key.
+      await system.close();
+      system = await startEmbedded(env);
+      handle.url = system.url;
+      handle.twilioUrl = system.twilioEmulatorUrl!;
+    },
+    close: () => system.close(),
+  };
+  return handle;
+}
+
+class ServiceProcess {
+  private child: ChildProcess | undefined;
+  private output = '';
+
+  constructor(
+    readonly name: string,
+    private readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly healthUrl: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.output = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: `${repoRoot}${this.dir}`,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.child = child;
+    try {
+      await waitFor(async () => {
+        if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.output}`);
+        return answers(this.healthUrl);
+      }, `${this.name} to answer ${this.healthUrl}`);
+    } catch (err) {
+      throw new Error(`${this.name} did not start: ${(err as Error).message}\n${this.output.slice(-4000)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function startDistributedSystem(): Promise<System> {
+  const run = randomUUID().slice(0, 8);
+  const [gatewayPort, authPort, tokenPort, twilioPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const redisTarget = new URL(REDIS_URL);
+  const proxy = new TcpProxy(proxyPort, { host: redisTarget.hostname, port: Number(redisTarget.port || 6379) });
+  await proxy.up();
+
+  const common = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
+    HOST: '127.0.0.1',
+    NATS_URL,
+    NATS_SUBJECT_PREFIX: `e2e-${run}.`,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `e2e:${run}:`,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    TWILIO_VERIFY_BASE_URL: `http://127.0.0.1:${twilioPort}`,
+    // Every request of the suite comes from 127.0.0.1.
+    RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+  };
+  const twilio = new ServiceProcess('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `http://127.0.0.1:${twilioPort}/health`);
+  const services: Record<ServiceName, ServiceProcess> = {
+    'token-service': new ServiceProcess('token-service', 'services/token-service', { ...common, PORT: String(tokenPort) }, `http://127.0.0.1:${tokenPort}/ready`),
+    'auth-service': new ServiceProcess('auth-service', 'services/auth-service', { ...common, PORT: String(authPort) }, `http://127.0.0.1:${authPort}/ready`),
+    // The gateway reaches Redis through the proxy, so a test can cut it off.
+    gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, PORT: String(gatewayPort), REDIS_URL: `redis://127.0.0.1:${proxyPort}` }, `http://127.0.0.1:${gatewayPort}/ready`),
+  };
+  const all = [twilio, ...Object.values(services)];
+  const close = async () => {
+    await Promise.all(all.map((p) => p.stop()));
+    await proxy.down();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`e2e:${run}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  };
+  try {
+    await Promise.all(all.map((p) => p.start()));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    mode: 'distributed',
+    url: `http://127.0.0.1:${gatewayPort}`,
+    twilioUrl: `http://127.0.0.1:${twilioPort}`,
+    async restart(names) {
+      for (const name of names) await services[name].stop();
+      for (const name of names) await services[name].start();
+    },
+    async stop(names) {
+      for (const name of names) await services[name].stop();
+    },
+    redis: { down: () => proxy.down(), up: () => proxy.up() },
+    close,
+  };
+}

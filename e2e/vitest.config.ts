@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // The suites start real processes and share this machine's NATS and Redis: one file at a time.
+    fileParallelism: false,
+  },
+});

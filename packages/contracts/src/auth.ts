@@ -1,0 +1,115 @@
+// The public auth API of the gateway (shapes are a contract: see DESIGN.md) and the NATS
+// endpoints of auth-service and token-service behind it.
+import { Type } from '@sinclair/typebox';
+import { defineEndpoint } from './endpoint.ts';
+import { TokenPair } from './tokens.ts';
+
+export const VerificationChannel = Type.Union([Type.Literal('sms'), Type.Literal('call'), Type.Literal('whatsapp')], {
+  description: 'How the code is delivered; default sms',
+});
+
+// Phone numbers are checked by normalizePhoneNumber (so the error carries INVALID_PHONE_NUMBER);
+// the schema only bounds the input.
+const PhoneNumberInput = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155552671' });
+const PhoneNumber = Type.String({ description: 'E.164 phone number' });
+
+// ---- HTTP (gateway) ----
+
+export const SendVerificationBody = Type.Object(
+  { phone_number: PhoneNumberInput, channel: Type.Optional(VerificationChannel) },
+  { additionalProperties: false },
+);
+export const SendVerificationReply = Type.Object({
+  message: Type.Literal('Verification code sent successfully'),
+  status: Type.Literal('pending'),
+});
+
+export const VerifyCodeBody = Type.Object(
+  {
+    phone_number: PhoneNumberInput,
+    code: Type.String({ pattern: '^[0-9]{4,10}$', description: 'The code from the SMS (4-10 digits)' }),
+  },
+  { additionalProperties: false },
+);
+export const VerifyCodeReply = Type.Object({
+  message: Type.Literal('Verification successful'),
+  authenticated: Type.Literal(true),
+  tokens: TokenPair,
+  phone_number: PhoneNumber,
+});
+export const VerifyCodeWrongCodeReply = Type.Object({
+  message: Type.Literal('Invalid verification code'),
+  authenticated: Type.Literal(false),
+  status: Type.Literal('pending'),
+});
+
+export const ProtectedReply = Type.Object({
+  message: Type.Literal('This is a protected route'),
+  phone_number: PhoneNumber,
+});
+
+export const RefreshBody = Type.Object(
+  { refresh_token: Type.Optional(Type.String({ description: 'Alternative to `Authorization: Bearer <refresh token>`' })) },
+  { additionalProperties: false },
+);
+export const RefreshReply = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  refresh_token: Type.String({ description: 'The rotated refresh token; the one sent is now spent' }),
+});
+
+export const LogoutReply = Type.Object({ message: Type.Literal('Successfully logged out') });
+export const LogoutAllReply = Type.Object({ message: Type.String() });
+
+export function logoutAllMessage(phone: string): string {
+  return `Successfully logged out from all devices for ${phone}`;
+}
+
+export const ErrorReply = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    code: Type.String({ description: 'Stable machine-readable code, see the README' }),
+    message: Type.String(),
+    retry_after: Type.Optional(Type.Integer()),
+  },
+  { $id: 'ErrorReply' },
+);
+
+// ---- NATS ----
+
+export const AuthSubjects = {
+  sendVerification: defineEndpoint(
+    'auth.verification.send',
+    Type.Object({ phone_number: PhoneNumber, channel: VerificationChannel }),
+    Type.Object({ status: Type.Literal('pending') }),
+  ),
+  checkVerification: defineEndpoint(
+    'auth.verification.check',
+    Type.Object({ phone_number: PhoneNumber, code: Type.String() }),
+    Type.Object({ phone_number: PhoneNumber, tokens: TokenPair }),
+  ),
+};
+
+export const TokenSubjects = {
+  issuePair: defineEndpoint(
+    'token.pair.issue',
+    Type.Object({ phone_number: PhoneNumber }),
+    TokenPair,
+  ),
+  refreshPair: defineEndpoint(
+    'token.pair.refresh',
+    Type.Object({ refresh_token: Type.String() }),
+    TokenPair,
+  ),
+  revokeSession: defineEndpoint(
+    'token.session.revoke',
+    Type.Object({ sub: PhoneNumber, sid: Type.String() }),
+    Type.Object({ revoked: Type.Literal(true) }),
+  ),
+  revokeSubject: defineEndpoint(
+    'token.subject.revoke',
+    Type.Object({ sub: PhoneNumber }),
+    Type.Object({ revoked_sessions: Type.Integer({ minimum: 0 }) }),
+  ),
+};

@@ -1,0 +1,184 @@
+// The Plaid API of the gateway and the NATS endpoints of plaid-service behind it. Every request to
+// plaid-service names the user (the E.164 phone number from the access token) so it only ever
+// touches that user's items. Plaid access tokens appear in none of these shapes, on purpose.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { defineEndpoint } from './endpoint.ts';
+
+const User = Type.String({ description: 'E.164 phone number of the logged-in user' });
+const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+// ---- shared shapes ----
+
+export const PlaidItem = Type.Object(
+  {
+    item_id: Type.String(),
+    institution_id: Nullable(Type.String()),
+    institution_name: Nullable(Type.String()),
+    created_at: Type.String({ description: 'when the item was linked, ISO 8601' }),
+  },
+  { $id: 'PlaidItem' },
+);
+export type PlaidItem = Static<typeof PlaidItem>;
+
+export const PlaidAccount = Type.Object(
+  {
+    account_id: Type.String(),
+    item_id: Type.String(),
+    name: Type.String(),
+    official_name: Nullable(Type.String()),
+    mask: Nullable(Type.String()),
+    type: Type.String({ description: 'depository, credit, loan, investment, other' }),
+    subtype: Nullable(Type.String()),
+    balances: Type.Object({
+      available: Nullable(Type.Number()),
+      current: Nullable(Type.Number()),
+      limit: Nullable(Type.Number()),
+      iso_currency_code: Nullable(Type.String()),
+    }),
+  },
+  { $id: 'PlaidAccount' },
+);
+export type PlaidAccount = Static<typeof PlaidAccount>;
+
+export const PlaidTransaction = Type.Object(
+  {
+    transaction_id: Type.String(),
+    account_id: Type.String(),
+    item_id: Type.String(),
+    amount: Type.Number({ description: 'positive = money out of the account, as in Plaid' }),
+    iso_currency_code: Nullable(Type.String()),
+    date: IsoDate,
+    authorized_date: Nullable(Type.String()),
+    name: Type.String(),
+    merchant_name: Nullable(Type.String()),
+    category: Nullable(Type.String({ description: "Plaid's personal finance category (primary)" })),
+    pending: Type.Boolean(),
+    payment_channel: Nullable(Type.String()),
+  },
+  { $id: 'PlaidTransaction' },
+);
+export type PlaidTransaction = Static<typeof PlaidTransaction>;
+
+export const TransactionsStatus = Type.Union([Type.Literal('ready'), Type.Literal('not_ready')], {
+  description: "not_ready: Plaid is still pulling this item's first transactions; retry after `retry_after` seconds",
+});
+
+// ---- HTTP (gateway) ----
+
+export const LinkTokenReply = Type.Object({
+  link_token: Type.String({ description: 'Open Plaid Link with this token' }),
+  expiration: Type.String(),
+});
+
+export const PublicTokenBody = Type.Object(
+  { public_token: Type.String({ minLength: 1, maxLength: 512, description: 'From Plaid Link onSuccess (or POST /api/plaid/sandbox/public-token)' }) },
+  { additionalProperties: false },
+);
+
+export const ExchangePublicTokenReply = Type.Object({
+  item_id: Type.String(),
+  institution_id: Nullable(Type.String()),
+  institution_name: Nullable(Type.String()),
+  created_at: Type.String(),
+  accounts: Type.Array(PlaidAccount),
+});
+
+export const AccountsQuery = Type.Object(
+  { item_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
+  { additionalProperties: false },
+);
+export const AccountsReply = Type.Object({ accounts: Type.Array(PlaidAccount) });
+
+export const TRANSACTIONS_MAX_COUNT = 500;
+
+export const TransactionsQuery = Type.Object(
+  {
+    item_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    account_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    start_date: Type.Optional(IsoDate),
+    end_date: Type.Optional(IsoDate),
+    count: Type.Integer({ minimum: 1, maximum: TRANSACTIONS_MAX_COUNT, default: 100 }),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: '`next_cursor` of the previous page (instead of offset)' })),
+  },
+  { additionalProperties: false },
+);
+export type TransactionsQuery = Static<typeof TransactionsQuery>;
+
+export const TransactionsReply = Type.Object({
+  transactions: Type.Array(PlaidTransaction, { description: 'newest first' }),
+  total: Type.Integer({ minimum: 0, description: 'how many transactions match the filters, over all pages' }),
+  next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
+  not_ready_item_ids: Type.Array(Type.String(), { description: "items whose first transactions Plaid is still pulling; they are missing from this answer" }),
+});
+
+export const SignupReply = Type.Object({
+  item: PlaidItem,
+  accounts: Type.Array(PlaidAccount),
+  transactions_status: TransactionsStatus,
+  transactions: Type.Array(PlaidTransaction, { description: 'newest first, the first page' }),
+  total_transactions: Type.Integer({ minimum: 0 }),
+  next_cursor: Nullable(Type.String({ description: 'for GET /api/plaid/transactions?cursor=...' })),
+  retry_after: Type.Optional(Type.Integer({ description: 'with transactions_status not_ready: seconds after which GET /api/plaid/transactions should have them' })),
+  code: Type.Optional(Type.Literal('PLAID_PRODUCT_NOT_READY')),
+});
+
+export const ItemParams = Type.Object({ item_id: Type.String({ minLength: 1, maxLength: 128 }) });
+export const RemoveItemReply = Type.Object({ item_id: Type.String(), removed: Type.Literal(true) });
+
+export const SandboxPublicTokenBody = Type.Object(
+  { institution_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a sandbox institution, default First Platypus Bank (ins_109508)" })) },
+  { additionalProperties: false },
+);
+export const SandboxPublicTokenReply = Type.Object({ public_token: Type.String() });
+
+export const WebhookReply = Type.Object({ received: Type.Literal(true) });
+
+// ---- NATS ----
+
+const TransactionsPage = Type.Object({
+  transactions: Type.Array(PlaidTransaction),
+  total: Type.Integer({ minimum: 0 }),
+  next_cursor: Nullable(Type.String()),
+  not_ready_item_ids: Type.Array(Type.String()),
+});
+
+export const PlaidSubjects = {
+  createLinkToken: defineEndpoint('plaid.link_token.create', Type.Object({ user: User }), LinkTokenReply),
+  createSandboxPublicToken: defineEndpoint(
+    'plaid.sandbox_public_token.create',
+    Type.Object({ user: User, institution_id: Type.Optional(Type.String()) }),
+    SandboxPublicTokenReply,
+  ),
+  exchangePublicToken: defineEndpoint(
+    'plaid.public_token.exchange',
+    Type.Object({ user: User, public_token: Type.String() }),
+    ExchangePublicTokenReply,
+  ),
+  listAccounts: defineEndpoint('plaid.accounts.list', Type.Object({ user: User, item_id: Type.Optional(Type.String()) }), AccountsReply),
+  listTransactions: defineEndpoint(
+    'plaid.transactions.list',
+    Type.Object({
+      user: User,
+      item_id: Type.Optional(Type.String()),
+      account_id: Type.Optional(Type.String()),
+      start_date: Type.Optional(IsoDate),
+      end_date: Type.Optional(IsoDate),
+      count: Type.Integer({ minimum: 1, maximum: TRANSACTIONS_MAX_COUNT }),
+      offset: Type.Optional(Type.Integer({ minimum: 0 })),
+      cursor: Type.Optional(Type.String()),
+    }),
+    TransactionsPage,
+  ),
+  completeSignup: defineEndpoint('plaid.signup.complete', Type.Object({ user: User, public_token: Type.String() }), SignupReply),
+  removeItem: defineEndpoint('plaid.item.remove', Type.Object({ user: User, item_id: Type.String() }), RemoveItemReply),
+  receiveWebhook: defineEndpoint(
+    'plaid.webhook.receive',
+    Type.Object({
+      body: Type.String({ description: 'the raw request body, byte for byte, for the sha256 check' }),
+      verification: Type.Optional(Type.String({ description: 'the Plaid-Verification header' })),
+    }),
+    Type.Object({ received: Type.Literal(true), action: Type.Union([Type.Literal('synced'), Type.Literal('ignored')]) }),
+  ),
+};

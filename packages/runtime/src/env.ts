@@ -1,0 +1,87 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** A configuration problem, worded for the operator: one line naming the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads environment variables against a TypeBox schema: fills defaults, converts strings to
+ * numbers/booleans, and fails on the first bad variable with its name and what was expected.
+ * Empty strings count as unset, as in a `.env` file with `FOO=`.
+ */
+export function parseEnv<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+  const input: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const withDefaults = Value.Default(schema, input);
+  const converted = Value.Convert(schema, withDefaults);
+  if (!Value.Check(schema, converted)) {
+    const first = Value.Errors(schema, converted).First();
+    const name = first?.path.replace(/^\//, '') ?? 'environment';
+    const expected = (first?.schema as { description?: string } | undefined)?.description;
+    const missing = input[name] === undefined;
+    throw new ConfigError(
+      missing
+        ? `${name} is required${expected ? ` (${expected})` : ''}`
+        : `${name} is invalid: ${first?.message ?? 'unexpected value'}${expected ? ` (${expected})` : ''}`,
+    );
+  }
+  return converted as Static<T>;
+}
+
+export const NodeEnv = Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+  default: 'development',
+  description: 'development | production | test',
+});
+
+export const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent' },
+);
+
+export const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description: 'TCP port' });
+
+/** What every service reads: how to reach NATS and Redis, how to log. */
+export const CommonEnv = {
+  NODE_ENV: NodeEnv,
+  LOG_LEVEL: LogLevel,
+  NATS_URL: Type.String({ minLength: 1, description: 'NATS server URL(s), comma-separated, e.g. nats://127.0.0.1:4222' }),
+  NATS_SUBJECT_PREFIX: Type.String({ default: '', pattern: '^([A-Za-z0-9_-]+\\.)*$', description: 'prefix for every NATS subject, ending in a dot, e.g. "staging." (empty by default)' }),
+  REDIS_URL: Type.String({ minLength: 1, description: 'Redis URL, e.g. redis://127.0.0.1:6379' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:', description: 'namespace for every Redis key' }),
+  HOST: Type.String({ default: '0.0.0.0', description: 'interface to listen on' }),
+} satisfies TProperties;
+
+const MIN_SECRET_LENGTH = 32;
+
+/** JWT settings shared by the gateway (verifies) and token-service (signs). */
+export const JwtEnv = {
+  JWT_SECRET: Type.String({
+    minLength: MIN_SECRET_LENGTH,
+    description: `HS256 signing secret shared by gateway and token-service, at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 48\`)`,
+  }),
+  JWT_ISSUER: Type.String({ default: 'phone-login', minLength: 1 }),
+  JWT_AUDIENCE: Type.String({ default: 'phone-login-api', minLength: 1 }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 86_400, description: 'access token lifetime, default 24 h' }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 2_592_000, description: 'refresh token lifetime, default 30 days' }),
+} satisfies TProperties;
+
+export type JwtSettings = Static<TObject<typeof JwtEnv>>;
+
+/** Loads config at start; a ConfigError ends the process with one line instead of a stack trace. */
+export function loadConfigOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: configuration error: ${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,34 @@
+import type { LoggerOptions } from 'pino';
+
+/**
+ * Paths pino must never write: credentials, tokens, SMS codes (in bodies or payloads; a bare
+ * `code` elsewhere is an error code and stays readable), Plaid access tokens.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["plaid-verification"]',
+  'headers.authorization',
+  '*.authorization',
+  '*.access_token',
+  '*.refresh_token',
+  '*.public_token',
+  'body.code',
+  '*.body.code',
+  'payload.code',
+  '*.password',
+  '*.secret',
+  '*.tokens',
+  'access_token',
+  'refresh_token',
+  'public_token',
+  'secret',
+  'tokens',
+];
+
+export function loggerOptions(service: string, level: string): LoggerOptions {
+  return {
+    level,
+    name: service,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+}

@@ -1,0 +1,6 @@
+export * from './session-store.ts';
+export * from './verification-log.ts';
+export { ExpiringMap } from './expiring-map.ts';
+export { guardRedis } from './redis-errors.ts';
+export { keys } from './keys.ts';
+export * from './plaid-store.ts';

@@ -1,0 +1,13 @@
+// Every Redis key the system writes, built in one place. A deployment-wide namespace comes from
+// the client's keyPrefix (REDIS_KEY_PREFIX), so these stay short.
+export const keys = {
+  session: (sid: string) => `session:${sid}`,
+  subjectSessions: (sub: string) => `subject-sessions:${sub}`,
+  revokedSession: (sid: string) => `revoked:sid:${sid}`,
+  verificationSent: (phone: string) => `verification-sent:${phone}`,
+  plaidUserItems: (user: string) => `plaid:user-items:${user}`,
+  plaidItem: (itemId: string) => `plaid:item:${itemId}`,
+  plaidItemAccounts: (itemId: string) => `plaid:item-accounts:${itemId}`,
+  plaidItemTransactions: (itemId: string) => `plaid:item-txns:${itemId}`,
+  plaidItemTransactionDates: (itemId: string) => `plaid:item-txn-dates:${itemId}`,
+};

@@ -1,0 +1,23 @@
+/**
+ * A `twilio` RequestClient that sends every Twilio API call to an emulator instead, so the real
+ * SDK runs offline: `twilio(sid, token, { httpClient: new EmulatorRequestClient(url) })`.
+ */
+import twilio from 'twilio';
+
+type RequestClientOptions = ConstructorParameters<typeof twilio.RequestClient>[0];
+type RequestOptions<TData> = Parameters<twilio.RequestClient['request']>[0] & { data?: TData };
+
+const TWILIO_HOST = /^https:\/\/([a-z0-9-]+\.)*twilio\.com(?=[/?]|$)/i;
+
+export class EmulatorRequestClient extends twilio.RequestClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string, opts?: RequestClientOptions) {
+    super(opts);
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  override request<TData>(opts: RequestOptions<TData>) {
+    return super.request<TData>({ ...opts, uri: opts.uri.replace(TWILIO_HOST, this.baseUrl) });
+  }
+}

@@ -1,0 +1,46 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { handle, type Bus } from '@repo/bus';
+import { AuthSubjects } from '@repo/contracts';
+import { buildBusService } from '@repo/runtime';
+import type { VerificationLog } from '@repo/stores';
+import type { AuthSettings } from './config.ts';
+import { PhoneVerification } from './phone-verification.ts';
+import { createTwilioVerify, type VerifyProvider } from './twilio-verify.ts';
+
+export interface AuthServiceDeps {
+  settings: AuthSettings;
+  bus: Bus;
+  verificationLog: VerificationLog;
+  /** Defaults to the real twilio SDK built from settings.twilio. */
+  provider?: VerifyProvider;
+  logger?: FastifyBaseLogger;
+}
+
+export const SERVICE_NAME = 'auth-service';
+
+/** auth-service: answers `auth.*` on the bus; HTTP only for health checks. */
+export async function buildAuthService(deps: AuthServiceDeps) {
+  const verification = new PhoneVerification(
+    deps.provider ?? createTwilioVerify(deps.settings.twilio),
+    deps.verificationLog,
+    deps.settings.testPhoneNumbers,
+    deps.bus,
+  );
+  return buildBusService({
+    name: SERVICE_NAME,
+    bus: deps.bus,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    handlers: [
+      handle(AuthSubjects.sendVerification, async ({ phone_number, channel }, ctx) => {
+        await verification.send(phone_number, channel, ctx);
+        return { status: 'pending' as const };
+      }),
+      handle(AuthSubjects.checkVerification, async ({ phone_number, code }, ctx) => ({
+        phone_number,
+        tokens: await verification.check(phone_number, code, ctx),
+      })),
+    ],
+  });
+}
+
+export { AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings, type AuthSettings } from './config.ts';

@@ -1,0 +1,69 @@
+import twilio from 'twilio';
+import { EmulatorRequestClient } from '@repo/twilio-verify-emulator/request-client';
+import { AppError } from '@repo/contracts';
+import type { TwilioSettings } from './config.ts';
+
+export type Channel = 'sms' | 'call' | 'whatsapp';
+
+/** Thrown by `check` when Twilio has nothing pending for the number (its error 20404). */
+export class NothingPendingError extends Error {}
+
+/** Twilio Verify as our code needs it; every failure comes out as an AppError. */
+export interface VerifyProvider {
+  send(to: string, channel: Channel): Promise<void>;
+  /** true when approved, false for a wrong code. */
+  check(to: string, code: string): Promise<boolean>;
+}
+
+export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
+  const client = twilio(settings.accountSid, settings.authToken, {
+    timeout: settings.timeoutMs,
+    ...(settings.baseUrl ? { httpClient: new EmulatorRequestClient(settings.baseUrl, { timeout: settings.timeoutMs }) } : {}),
+  });
+  const service = client.verify.v2.services(settings.serviceSid);
+  return {
+    async send(to, channel) {
+      try {
+        await service.verifications.create({ to, channel });
+      } catch (err) {
+        throw mapTwilioError(err);
+      }
+    },
+    async check(to, code) {
+      try {
+        const result = await service.verificationChecks.create({ to, code });
+        return result.status === 'approved';
+      } catch (err) {
+        if (twilioErrorCode(err) === 20404) throw new NothingPendingError();
+        throw mapTwilioError(err);
+      }
+    },
+  };
+}
+
+function twilioErrorCode(err: unknown): number | undefined {
+  return err instanceof twilio.RestException ? err.code : undefined;
+}
+
+// Twilio error codes: https://www.twilio.com/docs/api/errors
+const PHONE_NUMBER_ERRORS = new Set([60205, 60212, 21211, 21214, 21408, 21610, 21612, 21614]);
+
+/** Maps a Twilio SDK failure to our error codes. Exported for tests. */
+export function mapTwilioError(err: unknown): AppError {
+  if (!(err instanceof twilio.RestException)) {
+    // No HTTP answer at all: refused connection, DNS, timeout.
+    return new AppError('VERIFICATION_PROVIDER_UNAVAILABLE', undefined, { cause: err, retryAfter: 5 });
+  }
+  const code = err.code ?? 0;
+  if (code === 60200) {
+    return /\bTo\b/.test(err.message)
+      ? new AppError('INVALID_PHONE_NUMBER', 'Twilio does not accept this phone number', { cause: err })
+      : new AppError('INVALID_VERIFICATION_REQUEST', undefined, { cause: err });
+  }
+  if (PHONE_NUMBER_ERRORS.has(code)) return new AppError('INVALID_PHONE_NUMBER', 'This phone number cannot receive verification codes', { cause: err });
+  if (code === 60202) return new AppError('VERIFICATION_MAX_ATTEMPTS', undefined, { cause: err });
+  if (code === 60203) return new AppError('VERIFICATION_SEND_LIMIT', undefined, { cause: err, retryAfter: 600 });
+  if (err.status === 429) return new AppError('RATE_LIMITED', 'The SMS provider is rate limiting us; try again shortly', { cause: err, retryAfter: 5 });
+  if (err.status >= 500) return new AppError('VERIFICATION_PROVIDER_UNAVAILABLE', undefined, { cause: err, retryAfter: 5 });
+  return new AppError('VERIFICATION_PROVIDER_ERROR', undefined, { cause: err });
+}

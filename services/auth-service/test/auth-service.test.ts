@@ -1,0 +1,151 @@
+import twilio from 'twilio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InProcessBus } from '@repo/bus';
+import { AuthSubjects } from '@repo/contracts';
+import { ConfigError } from '@repo/runtime';
+import { MemorySessionStore, MemoryVerificationLog } from '@repo/stores';
+import { buildTokenService } from '@repo/token-service';
+import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
+import { buildAuthService } from '../src/app.ts';
+import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from '../src/config.ts';
+import { mapTwilioError } from '../src/twilio-verify.ts';
+
+const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
+const baseEnv = { NODE_ENV: 'development' as const, TWILIO_TIMEOUT_MS: 2_000, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false };
+
+function restException(status: number, code: number, message = 'x') {
+  return new twilio.RestException({ statusCode: status, body: JSON.stringify({ code, message, status }) });
+}
+
+describe('mapTwilioError', () => {
+  it.each([
+    [400, 60200, 'Invalid parameter `To`: +1', 'INVALID_PHONE_NUMBER', 400],
+    [400, 60200, 'Invalid parameter `Channel`', 'INVALID_VERIFICATION_REQUEST', 400],
+    [429, 60202, 'Max check attempts reached', 'VERIFICATION_MAX_ATTEMPTS', 429],
+    [429, 60203, 'Max send attempts reached', 'VERIFICATION_SEND_LIMIT', 429],
+    [400, 60205, 'SMS is not supported by landline', 'INVALID_PHONE_NUMBER', 400],
+    [429, 20429, 'Too many requests', 'RATE_LIMITED', 429],
+    [401, 20003, 'Authenticate', 'VERIFICATION_PROVIDER_ERROR', 502],
+    [503, 20500, 'Internal', 'VERIFICATION_PROVIDER_UNAVAILABLE', 503],
+  ])('maps HTTP %i / Twilio %i to our code', (status, code, message, ours, ourStatus) => {
+    const err = mapTwilioError(restException(status, code, message));
+    expect(err.code).toBe(ours);
+    expect(err.statusCode).toBe(ourStatus);
+  });
+
+  it('maps a network failure to VERIFICATION_PROVIDER_UNAVAILABLE', () => {
+    expect(mapTwilioError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code).toBe('VERIFICATION_PROVIDER_UNAVAILABLE');
+  });
+});
+
+describe('configuration', () => {
+  it('parses and normalises test phone numbers', () => {
+    expect(parseTestPhoneNumbers('+1 500 555 0006:123456, +15005550007:0000')).toEqual(
+      new Map([
+        ['+15005550006', '123456'],
+        ['+15005550007', '0000'],
+      ]),
+    );
+    expect(() => parseTestPhoneNumbers('+15005550006')).toThrow(ConfigError);
+    expect(() => parseTestPhoneNumbers('12:123456')).toThrow(/TEST_PHONE_NUMBERS is invalid/);
+  });
+
+  it('refuses test numbers in production unless explicitly allowed', () => {
+    const prod = {
+      ...baseEnv,
+      NODE_ENV: 'production' as const,
+      TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'token',
+      TWILIO_VERIFY_SERVICE_SID: `VA${'2'.repeat(32)}`,
+      TEST_PHONE_NUMBERS: '+15005550006:123456',
+    };
+    expect(() => resolveAuthSettings(prod)).toThrow(/ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION/);
+    expect(resolveAuthSettings({ ...prod, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: true }).testPhoneNumbers.size).toBe(1);
+  });
+
+  it('wants all three Twilio credentials or none, and real ones in production', () => {
+    expect(() => resolveAuthSettings({ ...baseEnv, TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}` })).toThrow(/must be set together/);
+    expect(() => resolveAuthSettings({ ...baseEnv, NODE_ENV: 'production' })).toThrow(/required when NODE_ENV=production/);
+    expect(resolveAuthSettings(baseEnv).usesEmulator).toBe(true);
+  });
+});
+
+describe('auth-service with the twilio SDK against the emulator', () => {
+  const bus = new InProcessBus();
+  let emulator: Awaited<ReturnType<typeof startTwilioVerifyEmulator>>;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    emulator = await startTwilioVerifyEmulator({ credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken } });
+    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
+    const tokens = await buildTokenService({ jwt, bus, sessions: new MemorySessionStore() });
+    const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog() });
+    await tokens.ready();
+    await auth.ready();
+    close = async () => {
+      await auth.close();
+      await tokens.close();
+      await emulator.close();
+    };
+  });
+  afterAll(() => close());
+
+  async function outboxCode(phone: string): Promise<string> {
+    const res = await fetch(`${emulator.url}/outbox?to=${encodeURIComponent(phone)}`);
+    return ((await res.json()) as { messages: Array<{ code: string }> }).messages.at(-1)!.code;
+  }
+
+  it('sends a code through Twilio Verify and trades it for tokens', async () => {
+    const phone = '+14155550101';
+    expect(await bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' })).toEqual({ status: 'pending' });
+    const result = await bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: await outboxCode(phone) });
+    expect(result.phone_number).toBe(phone);
+    expect(result.tokens.token_type).toBe('Bearer');
+    // The code is spent: Twilio has nothing pending, and we know it was approved, not expired.
+    await expect(bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: '123456' })).rejects.toMatchObject({
+      code: 'VERIFICATION_NOT_FOUND',
+    });
+  });
+
+  it('answers a wrong code with INVALID_VERIFICATION_CODE', async () => {
+    const phone = '+14155550102';
+    await bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' });
+    const code = await outboxCode(phone);
+    await expect(bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: code === '999999' ? '111111' : '999999' })).rejects.toMatchObject({
+      code: 'INVALID_VERIFICATION_CODE',
+      statusCode: 401,
+    });
+  });
+
+  it('maps too many sends to VERIFICATION_SEND_LIMIT', async () => {
+    const phone = '+14155550103';
+    for (let i = 0; i < 5; i++) await bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' });
+    await expect(bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' })).rejects.toMatchObject({
+      code: 'VERIFICATION_SEND_LIMIT',
+      statusCode: 429,
+    });
+  });
+
+  it('lets a test phone number in with its fixed code, without sending anything', async () => {
+    const phone = '+15005550006';
+    await bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' });
+    const outbox = await fetch(`${emulator.url}/outbox?to=${encodeURIComponent(phone)}`).then((r) => r.json());
+    expect(outbox).toEqual({ messages: [] });
+    await expect(bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: '654321' })).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    expect((await bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: '123456' })).phone_number).toBe(phone);
+  });
+
+  it('answers VERIFICATION_PROVIDER_UNAVAILABLE fast when Twilio cannot be reached', async () => {
+    const deadBus = new InProcessBus();
+    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
+    const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog() });
+    await auth.ready();
+    const started = Date.now();
+    await expect(deadBus.request(AuthSubjects.sendVerification, { phone_number: '+14155550104', channel: 'sms' })).rejects.toMatchObject({
+      code: 'VERIFICATION_PROVIDER_UNAVAILABLE',
+      statusCode: 503,
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await auth.close();
+  });
+});

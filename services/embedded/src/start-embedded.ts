@@ -1,0 +1,144 @@
+// The embedded default: every service in one process over the in-process bus, in-memory stores
+// (or Redis when REDIS_URL is set), and the emulators on loopback. Same service code as in
+// production; only the adapters differ.
+import { randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import pino, { type Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import { buildAuthService, AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings } from '@repo/auth-service';
+import { InProcessBus } from '@repo/bus';
+import { buildGateway, GatewayEnv } from '@repo/gateway';
+import { startPlaidEmulator } from '@repo/plaid-emulator';
+import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
+import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
+import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, RedisPlaidStore, RedisSessionStore, RedisVerificationLog } from '@repo/stores';
+import { buildTokenService } from '@repo/token-service';
+import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
+
+const EmbeddedEnv = Type.Object({
+  NODE_ENV: NodeEnv,
+  LOG_LEVEL: LogLevel,
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'gateway port' }),
+  HOST: Type.String({ default: '127.0.0.1', description: 'gateway interface; 127.0.0.1 keeps the dev system private' }),
+  REDIS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:' }),
+  TWILIO_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3010, description: 'port of the embedded Twilio Verify emulator (a free one if taken)' }),
+  PLAID_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3011, description: 'port of the embedded Plaid emulator (a free one if taken)' }),
+});
+
+/** Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken. */
+async function onPreferredPort<T>(port: number, start: (port: number) => Promise<T>): Promise<T> {
+  try {
+    return await start(port);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
+    return start(0);
+  }
+}
+
+export interface EmbeddedSystem {
+  /** The gateway, e.g. http://127.0.0.1:3000 */
+  url: string;
+  /** The Twilio Verify emulator, when no Twilio credentials are set. */
+  twilioEmulatorUrl: string | undefined;
+  /** The Plaid emulator, when no Plaid credentials are set. */
+  plaidEmulatorUrl: string | undefined;
+  /** Stops the embedded Plaid emulator (tests use it to see Plaid "down"). */
+  stopPlaidEmulator(): Promise<void>;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedSystem> {
+  const config = parseEnv(EmbeddedEnv, env);
+  const log = pino(loggerOptions('embedded', config.LOG_LEVEL));
+
+  // Without a configured secret, tokens are signed with a per-process one: a restart ends every
+  // session, which is what in-memory revocations need to stay safe.
+  const secret = env.JWT_SECRET || randomBytes(48).toString('base64url');
+  if (env.JWT_SECRET && !config.REDIS_URL) {
+    log.warn('JWT_SECRET is set but REDIS_URL is not: revocations are kept in memory and forgotten on restart');
+  }
+  const jwt = parseEnv(Type.Object(JwtEnv), { ...env, JWT_SECRET: secret });
+  const gatewaySettings = parseEnv(GatewayEnv, { ...env, JWT_SECRET: secret });
+  const authSettings = resolveAuthSettings(parseEnv(AuthEnv, env));
+  const plaidSettings = resolvePlaidSettings(parseEnv(PlaidEnv, env));
+  if (plaidSettings.tokenKeyIsEphemeral && config.REDIS_URL) {
+    // A stored item is only readable with the key it was encrypted with.
+    log.warn('PLAID_TOKEN_ENCRYPTION_KEY is not set: linked bank items kept in Redis become unreadable after a restart');
+  }
+
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const fn of closers.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'error while closing'));
+  };
+
+  try {
+    let twilioEmulatorUrl: string | undefined;
+    if (authSettings.usesEmulator && !authSettings.twilio.baseUrl) {
+      const emulator = await onPreferredPort(config.TWILIO_EMULATOR_PORT, (port) =>
+        startTwilioVerifyEmulator({
+          port,
+          credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken },
+        }),
+      );
+      closers.push(() => emulator.close());
+      authSettings.twilio.baseUrl = emulator.url;
+    }
+    if (authSettings.usesEmulator) twilioEmulatorUrl = authSettings.twilio.baseUrl;
+
+    let stopPlaidEmulator = async () => {};
+    if (plaidSettings.usesEmulator && !plaidSettings.baseUrl) {
+      const emulator = await onPreferredPort(config.PLAID_EMULATOR_PORT, (port) =>
+        startPlaidEmulator({ port, clientId: plaidSettings.clientId, secret: plaidSettings.secret }),
+      );
+      let stopped: Promise<void> | undefined;
+      stopPlaidEmulator = () => (stopped ??= emulator.close());
+      closers.push(() => stopPlaidEmulator());
+      plaidSettings.baseUrl = emulator.url;
+    }
+    const plaidEmulatorUrl = plaidSettings.usesEmulator ? plaidSettings.baseUrl : undefined;
+
+    let redis: Redis | undefined;
+    if (config.REDIS_URL) {
+      const client = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log);
+      redis = client;
+      closers.push(async () => client.disconnect());
+      await waitForRedis(client);
+    }
+    const sessions = redis ? new RedisSessionStore(redis) : new MemorySessionStore();
+    const verificationLog = redis ? new RedisVerificationLog(redis) : new MemoryVerificationLog();
+    const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
+
+    const bus = new InProcessBus(gatewaySettings.BUS_TIMEOUT_MS);
+    closers.push(() => bus.close());
+
+    const tokenService = await buildTokenService({ jwt, bus, sessions, logger: log.child({ service: 'token-service' }) });
+    closers.push(() => tokenService.close());
+    await tokenService.ready();
+
+    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, logger: log.child({ service: 'auth-service' }) });
+    closers.push(() => authService.close());
+    await authService.ready();
+
+    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, logger: log.child({ service: 'plaid-service' }) });
+    closers.push(() => plaidService.close());
+    await plaidService.ready();
+
+    const gateway = await buildGateway({ settings: gatewaySettings, bus, sessions, ...(redis ? { redis } : {}), logger: log.child({ service: 'gateway' }) });
+    closers.push(() => gateway.close());
+    await gateway.listen({ port: config.PORT, host: config.HOST });
+    const address = gateway.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // Plaid's webhooks come back through the gateway; its URL is known only now.
+    plaidSettings.webhookUrl ??= `${url}/api/plaid/webhook`;
+
+    return { url, twilioEmulatorUrl, plaidEmulatorUrl, stopPlaidEmulator, log, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

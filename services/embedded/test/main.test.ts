@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+describe('pnpm start (the embedded default)', () => {
+  it('prints the gateway URL, the outbox URL and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('Ctrl-C stops it.');
+    const gateway = /Gateway\s+(http:\/\/\S+)/.exec(out)?.[1];
+    const outbox = /SMS outbox\s+(http:\/\/\S+)/.exec(out)?.[1];
+    expect(gateway).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(outbox).toMatch(/\/outbox\?to=/);
+    expect(out).toContain(`curl -s -X POST ${gateway}/api/auth/send-verification`);
+
+    const health = await fetch(`${gateway}/health`);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const outboxRes = await fetch(outbox!);
+    expect(await outboxRes.json()).toEqual({ messages: [] });
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await expect(fetch(`${gateway}/health`)).rejects.toThrow();
+  }, 30_000);
+
+  it('refuses to start with one clear line when the configuration is wrong', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, PORT: 'abc' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(err.trim()).toMatch(/^embedded: configuration error: PORT is invalid/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  }, 30_000);
+});

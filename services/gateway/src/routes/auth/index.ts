@@ -1,0 +1,145 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  AppError,
+  AuthSubjects,
+  ErrorReply,
+  LogoutAllReply,
+  LogoutReply,
+  ProtectedReply,
+  RefreshBody,
+  RefreshReply,
+  SendVerificationBody,
+  SendVerificationReply,
+  TokenSubjects,
+  VerifyCodeBody,
+  VerifyCodeReply,
+  VerifyCodeWrongCodeReply,
+  logoutAllMessage,
+  normalizePhoneNumber,
+} from '@repo/contracts';
+
+const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
+const bearer = [{ bearerAuth: [] }];
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+/** The phone-login API. Shapes are a public contract (DESIGN.md); see the README for examples. */
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const opts = (request: { id: string }) => ({ requestId: request.id });
+
+  app.post(
+    '/send-verification',
+    {
+      // Per phone number, so nobody can flood one phone with codes (or run up the SMS bill).
+      config: {
+        rateLimit: {
+          max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
+          timeWindow: 3_600_000,
+          hook: 'preHandler',
+          keyGenerator: (request) => `send:${String((request.body as { phone_number?: unknown }).phone_number ?? '').replace(/\D/g, '')}`,
+        },
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Send a verification code by SMS (or call/whatsapp)',
+        body: SendVerificationBody,
+        response: { 200: SendVerificationReply, ...errors },
+      },
+    },
+    async (request) => {
+      const phone = normalizePhoneNumber(request.body.phone_number);
+      await app.bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: request.body.channel ?? 'sms' }, opts(request));
+      return { message: 'Verification code sent successfully' as const, status: 'pending' as const };
+    },
+  );
+
+  app.post(
+    '/verify-code',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Check the code; on success, get an access and a refresh token',
+        body: VerifyCodeBody,
+        response: { 200: VerifyCodeReply, 401: VerifyCodeWrongCodeReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const phone = normalizePhoneNumber(request.body.phone_number);
+      try {
+        const result = await app.bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: request.body.code }, opts(request));
+        return {
+          message: 'Verification successful' as const,
+          authenticated: true as const,
+          tokens: result.tokens,
+          phone_number: result.phone_number,
+        };
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'INVALID_VERIFICATION_CODE') {
+          return reply.status(401).send({ message: 'Invalid verification code', authenticated: false, status: 'pending' });
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/protected',
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ['auth'], summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...errors } },
+    },
+    async (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
+  );
+
+  app.post(
+    '/refresh',
+    {
+      // The refresh token usually comes in the header, so an empty body is fine.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Trade a refresh token (Authorization: Bearer, or body) for a new access token and a rotated refresh token',
+        security: bearer,
+        body: RefreshBody,
+        response: { 200: RefreshReply, ...errors },
+      },
+    },
+    async (request) => {
+      const token = bearerToken(request.headers.authorization) ?? request.body.refresh_token;
+      if (!token) throw new AppError('TOKEN_MISSING', 'Send the refresh token as "Authorization: Bearer <refresh token>"');
+      const pair = await app.bus.request(TokenSubjects.refreshPair, { refresh_token: token }, opts(request));
+      return { access_token: pair.access_token, token_type: 'Bearer' as const, refresh_token: pair.refresh_token };
+    },
+  );
+
+  app.delete(
+    '/logout',
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ['auth'], summary: 'Revoke this session (its access and refresh tokens)', security: bearer, response: { 200: LogoutReply, ...errors } },
+    },
+    async (request) => {
+      await app.bus.request(TokenSubjects.revokeSession, { sub: request.user.sub, sid: request.user.sid }, opts(request));
+      return { message: 'Successfully logged out' as const };
+    },
+  );
+
+  app.delete(
+    '/logout-all',
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ['auth'], summary: 'Revoke every session of this phone number', security: bearer, response: { 200: LogoutAllReply, ...errors } },
+    },
+    async (request) => {
+      await app.bus.request(TokenSubjects.revokeSubject, { sub: request.user.sub }, opts(request));
+      return { message: logoutAllMessage(request.user.sub) };
+    },
+  );
+};
+
+export default authRoutes;

@@ -1,0 +1,188 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  AccountsQuery,
+  AccountsReply,
+  ErrorReply,
+  ExchangePublicTokenReply,
+  ItemParams,
+  LinkTokenReply,
+  PlaidSubjects,
+  PublicTokenBody,
+  RemoveItemReply,
+  SandboxPublicTokenBody,
+  SandboxPublicTokenReply,
+  SignupReply,
+  TransactionsQuery,
+  TransactionsReply,
+  WebhookReply,
+} from '@repo/contracts';
+
+const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
+const bearer = [{ bearerAuth: [] }];
+const tags = ['plaid'];
+// Linking waits for Plaid (exchange, accounts, a first sync; signup also waits for transactions).
+const SLOW_TIMEOUT_MS = 30_000;
+
+/**
+ * Bank linking through Plaid. Every route but the webhook acts for the token's phone number only;
+ * plaid-service keeps the Plaid access tokens, so none of these answers can carry one.
+ */
+const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const opts = (request: { id: string }, timeoutMs?: number) => ({ requestId: request.id, ...(timeoutMs ? { timeoutMs } : {}) });
+
+  app.post(
+    '/link-token',
+    {
+      onRequest: app.authenticate,
+      schema: { tags, summary: 'Create a Plaid Link token to open Link with', security: bearer, response: { 200: LinkTokenReply, ...errors } },
+    },
+    async (request) => app.bus.request(PlaidSubjects.createLinkToken, { user: request.user.sub }, opts(request)),
+  );
+
+  app.post(
+    '/exchange-public-token',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags,
+        summary: "Link a bank: trade Link's public token for a stored item (the access token stays server-side)",
+        security: bearer,
+        body: PublicTokenBody,
+        response: { 200: ExchangePublicTokenReply, ...errors },
+      },
+    },
+    async (request) =>
+      app.bus.request(PlaidSubjects.exchangePublicToken, { user: request.user.sub, public_token: request.body.public_token }, opts(request, SLOW_TIMEOUT_MS)),
+  );
+
+  app.get(
+    '/accounts',
+    {
+      onRequest: app.authenticate,
+      schema: { tags, summary: 'Accounts of all linked banks (or of one item)', security: bearer, querystring: AccountsQuery, response: { 200: AccountsReply, ...errors } },
+    },
+    async (request) =>
+      app.bus.request(PlaidSubjects.listAccounts, { user: request.user.sub, ...(request.query.item_id ? { item_id: request.query.item_id } : {}) }, opts(request)),
+  );
+
+  app.get(
+    '/transactions',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Synced transactions, newest first; filter by dates, item or account; page with count+offset or cursor',
+        description: 'Answers 409 PLAID_PRODUCT_NOT_READY with Retry-After while Plaid is still pulling the first transactions of every item asked for.',
+        security: bearer,
+        querystring: TransactionsQuery,
+        response: { 200: TransactionsReply, ...errors },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return app.bus.request(
+        PlaidSubjects.listTransactions,
+        {
+          user: request.user.sub,
+          count: q.count,
+          ...(q.item_id ? { item_id: q.item_id } : {}),
+          ...(q.account_id ? { account_id: q.account_id } : {}),
+          ...(q.start_date ? { start_date: q.start_date } : {}),
+          ...(q.end_date ? { end_date: q.end_date } : {}),
+          ...(q.offset !== undefined ? { offset: q.offset } : {}),
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+        },
+        opts(request, SLOW_TIMEOUT_MS),
+      );
+    },
+  );
+
+  app.post(
+    '/signup',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Link a bank and read its accounts and first transactions in one call',
+        description:
+          'Waits a few seconds for Plaid\'s first pull. If it is still running, answers 202 with transactions_status "not_ready", code PLAID_PRODUCT_NOT_READY and Retry-After: the item is linked; read GET /api/plaid/transactions after that delay.',
+        security: bearer,
+        body: PublicTokenBody,
+        response: { 200: SignupReply, 202: SignupReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await app.bus.request(
+        PlaidSubjects.completeSignup,
+        { user: request.user.sub, public_token: request.body.public_token },
+        opts(request, SLOW_TIMEOUT_MS),
+      );
+      if (result.transactions_status === 'not_ready') {
+        reply.status(202);
+        if (result.retry_after !== undefined) reply.header('retry-after', String(result.retry_after));
+      }
+      return result;
+    },
+  );
+
+  app.delete(
+    '/items/:item_id',
+    {
+      onRequest: app.authenticate,
+      schema: { tags, summary: 'Unlink a bank (Plaid /item/remove) and delete its stored data', security: bearer, params: ItemParams, response: { 200: RemoveItemReply, ...errors } },
+    },
+    async (request) =>
+      app.bus.request(PlaidSubjects.removeItem, { user: request.user.sub, item_id: request.params.item_id }, opts(request, SLOW_TIMEOUT_MS)),
+  );
+
+  app.post(
+    '/sandbox/public-token',
+    {
+      onRequest: app.authenticate,
+      // Usually sent without a body.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags,
+        summary: 'Sandbox/emulator only: a public token without Plaid Link (403 PLAID_SANDBOX_ONLY in production)',
+        security: bearer,
+        body: SandboxPublicTokenBody,
+        response: { 200: SandboxPublicTokenReply, ...errors },
+      },
+    },
+    async (request) =>
+      app.bus.request(
+        PlaidSubjects.createSandboxPublicToken,
+        { user: request.user.sub, ...(request.body.institution_id ? { institution_id: request.body.institution_id } : {}) },
+        opts(request),
+      ),
+  );
+
+  // Plaid signs a hash of the exact bytes it sent, so this route keeps its body as a string.
+  await app.register(async (webhook) => {
+    webhook.removeAllContentTypeParsers();
+    webhook.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    webhook.post(
+      '/webhook',
+      {
+        schema: {
+          tags,
+          summary: "Plaid's webhook (SYNC_UPDATES_AVAILABLE re-syncs the item); verified by its Plaid-Verification JWT",
+          response: { 200: WebhookReply, ...errors },
+        },
+      },
+      async (request) => {
+        const header = request.headers['plaid-verification'];
+        await webhook.bus.request(
+          PlaidSubjects.receiveWebhook,
+          { body: typeof request.body === 'string' ? request.body : '', ...(typeof header === 'string' ? { verification: header } : {}) },
+          opts(request, SLOW_TIMEOUT_MS),
+        );
+        return { received: true as const };
+      },
+    );
+  });
+};
+
+export default plaidRoutes;

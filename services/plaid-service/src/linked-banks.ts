@@ -1,0 +1,289 @@
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CountryCode, PlaidApi, Products } from 'plaid';
+import type { HandlerContext } from '@repo/bus';
+import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
+import type { PlaidItemRecord, PlaidStore } from '@repo/stores';
+import type { PlaidSettings } from './config.ts';
+import { callPlaid } from './plaid-client.ts';
+import { mapPlaidError } from './plaid-errors.ts';
+import type { TokenCipher } from './token-cipher.ts';
+import { syncTransactions, toAccount, type SyncOutcome } from './transactions-sync.ts';
+import type { WebhookVerifier } from './webhook-verifier.ts';
+
+type Req<K extends keyof typeof PlaidSubjects> = EndpointRequest<(typeof PlaidSubjects)[K]>;
+type Res<K extends keyof typeof PlaidSubjects> = EndpointResponse<(typeof PlaidSubjects)[K]>;
+
+/** Seconds a client should wait before asking again for transactions that are not ready. */
+const NOT_READY_RETRY_AFTER = 5;
+const SYNC_PAGE_SIZE = 500;
+const TRANSACTION_WEBHOOKS = new Set(['SYNC_UPDATES_AVAILABLE', 'INITIAL_UPDATE', 'HISTORICAL_UPDATE', 'DEFAULT_UPDATE', 'TRANSACTIONS_REMOVED']);
+
+export interface LinkedBanksDeps {
+  settings: PlaidSettings;
+  plaid: PlaidApi;
+  store: PlaidStore;
+  cipher: TokenCipher;
+  webhooks: WebhookVerifier;
+  now: () => number;
+}
+
+/**
+ * A user's linked bank items: linking (link token, public-token exchange), the accounts and
+ * transactions read from the store, keeping them in sync with Plaid, and removal. Every method
+ * takes the user and only touches that user's items; access tokens are decrypted only to call Plaid.
+ */
+export class LinkedBanks {
+  constructor(private readonly deps: LinkedBanksDeps) {}
+
+  async createLinkToken({ user }: Req<'createLinkToken'>): Promise<Res<'createLinkToken'>> {
+    const { settings, plaid } = this.deps;
+    const data = await callPlaid(() =>
+      plaid.linkTokenCreate({
+        client_name: settings.clientName,
+        language: settings.language,
+        country_codes: settings.countryCodes as CountryCode[],
+        user: { client_user_id: this.clientUserId(user) },
+        products: ['transactions' as Products],
+        transactions: { days_requested: settings.transactionsDays },
+        ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}),
+      }),
+    );
+    return { link_token: data.link_token, expiration: data.expiration };
+  }
+
+  async createSandboxPublicToken({ institution_id }: Req<'createSandboxPublicToken'>): Promise<Res<'createSandboxPublicToken'>> {
+    const { settings, plaid } = this.deps;
+    if (settings.env !== 'sandbox') throw new AppError('PLAID_SANDBOX_ONLY');
+    const data = await callPlaid(() =>
+      plaid.sandboxPublicTokenCreate({
+        institution_id: institution_id ?? settings.sandboxInstitutionId,
+        initial_products: ['transactions' as Products],
+        ...(settings.webhookUrl ? { options: { webhook: settings.webhookUrl } } : {}),
+      }),
+    );
+    return { public_token: data.public_token };
+  }
+
+  async exchangePublicToken({ user, public_token }: Req<'exchangePublicToken'>, ctx: HandlerContext): Promise<Res<'exchangePublicToken'>> {
+    const { plaid, store, cipher } = this.deps;
+    const exchanged = await callPlaid(() => plaid.itemPublicTokenExchange({ public_token }));
+    const itemId = exchanged.item_id;
+    const accessToken = exchanged.access_token;
+    let accounts: PlaidAccount[] = [];
+    let institution: { institution_id: string | null; institution_name: string | null } = { institution_id: null, institution_name: null };
+    try {
+      const data = await callPlaid(() => plaid.accountsGet({ access_token: accessToken }));
+      accounts = data.accounts.map((a) => toAccount(a, itemId));
+      institution = { institution_id: data.item.institution_id ?? null, institution_name: data.item.institution_name ?? null };
+    } catch (err) {
+      // The item is linked at Plaid whatever happens here: store it anyway, GET /accounts retries.
+      ctx.log.warn({ err, item_id: itemId }, 'accounts of a new item not fetched; GET /accounts will retry');
+    }
+    const record = {
+      item_id: itemId,
+      user,
+      access_token_ciphertext: cipher.encrypt(accessToken, itemId),
+      ...institution,
+      created_at: new Date(this.deps.now()).toISOString(),
+    };
+    await store.addItem(record, accounts);
+    ctx.log.info({ user: maskPhoneNumber(user), item_id: itemId, institution_id: record.institution_id }, 'bank item linked');
+    // The first /transactions/sync call also subscribes the item to SYNC_UPDATES_AVAILABLE webhooks.
+    await this.trySync(itemId, ctx);
+    return { item_id: itemId, institution_id: record.institution_id, institution_name: record.institution_name, created_at: record.created_at, accounts };
+  }
+
+  async listAccounts({ user, item_id }: Req<'listAccounts'>, ctx: HandlerContext): Promise<Res<'listAccounts'>> {
+    const items = await this.itemsOf(user, item_id);
+    const accounts: PlaidAccount[] = [];
+    for (const item of items) accounts.push(...(await this.accountsOf(item, ctx)));
+    return { accounts };
+  }
+
+  async listTransactions(request: Req<'listTransactions'>, ctx: HandlerContext): Promise<Res<'listTransactions'>> {
+    if (request.cursor !== undefined && request.offset !== undefined) throw new AppError('VALIDATION_ERROR', 'Send either offset or cursor, not both');
+    const offset = request.cursor !== undefined ? decodePageCursor(request.cursor) : (request.offset ?? 0);
+    const items = await this.itemsOf(request.user, request.item_id);
+    const notReady: string[] = [];
+    // With webhooks, a ready item is kept current by them; without, every read asks for the delta.
+    const syncOnRead = !this.deps.settings.webhookUrl;
+    for (const item of items) {
+      if (item.transactions_ready && !syncOnRead) continue;
+      // Plaid may have finished the first pull without a webhook reaching us: look once more.
+      const outcome = await this.trySync(item.item_id, ctx);
+      if (!item.transactions_ready && outcome?.status !== 'ready') notReady.push(item.item_id);
+    }
+    if (items.length > 0 && notReady.length === items.length) throw notReadyError();
+    const ready = items.filter((i) => !notReady.includes(i.item_id)).map((i) => i.item_id);
+    const page = await this.deps.store.listTransactions(ready, {
+      offset,
+      count: request.count,
+      ...(request.account_id ? { accountId: request.account_id } : {}),
+      ...(request.start_date ? { startDate: request.start_date } : {}),
+      ...(request.end_date ? { endDate: request.end_date } : {}),
+    });
+    const next = offset + page.transactions.length;
+    return {
+      transactions: page.transactions,
+      total: page.total,
+      next_cursor: next < page.total && page.transactions.length > 0 ? encodePageCursor(next) : null,
+      not_ready_item_ids: notReady,
+    };
+  }
+
+  /** Link and first read in one call: waits (bounded) for Plaid's first pull, as Plaid advises. */
+  async completeSignup({ user, public_token }: Req<'completeSignup'>, ctx: HandlerContext): Promise<Res<'completeSignup'>> {
+    const linked = await this.exchangePublicToken({ user, public_token }, ctx);
+    const item: PlaidItem = {
+      item_id: linked.item_id,
+      institution_id: linked.institution_id,
+      institution_name: linked.institution_name,
+      created_at: linked.created_at,
+    };
+    const deadline = this.deps.now() + this.deps.settings.signupWaitMs;
+    let delay = 250;
+    let ready = (await this.deps.store.getItem(item.item_id))?.transactions_ready ?? false;
+    while (!ready && this.deps.now() + delay <= deadline) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2_000);
+      ready = (await this.trySync(item.item_id, ctx))?.status === 'ready';
+    }
+    const accounts = linked.accounts.length > 0 ? linked.accounts : await this.accountsOf((await this.deps.store.getItem(item.item_id))!, ctx);
+    if (!ready) {
+      ctx.log.info({ item_id: item.item_id }, 'signup: transactions not ready yet');
+      return {
+        item,
+        accounts,
+        transactions_status: 'not_ready',
+        transactions: [],
+        total_transactions: 0,
+        next_cursor: null,
+        retry_after: NOT_READY_RETRY_AFTER,
+        code: 'PLAID_PRODUCT_NOT_READY',
+      };
+    }
+    const page = await this.deps.store.listTransactions([item.item_id], { offset: 0, count: 100 });
+    return {
+      item,
+      accounts,
+      transactions_status: 'ready',
+      transactions: page.transactions,
+      total_transactions: page.total,
+      next_cursor: page.transactions.length < page.total ? encodePageCursor(page.transactions.length) : null,
+    };
+  }
+
+  async removeItem({ user, item_id }: Req<'removeItem'>, ctx: HandlerContext): Promise<Res<'removeItem'>> {
+    const [item] = await this.itemsOf(user, item_id);
+    try {
+      await callPlaid(() => this.deps.plaid.itemRemove({ access_token: this.accessToken(item!) }));
+    } catch (err) {
+      // Gone at Plaid already: finish the job here. Anything else: keep the token so a retry can.
+      if (!(err instanceof AppError && err.code === 'PLAID_ITEM_NOT_FOUND')) throw err;
+    }
+    await this.deps.store.removeItem(item_id);
+    ctx.log.info({ user: maskPhoneNumber(user), item_id }, 'bank item removed');
+    return { item_id, removed: true };
+  }
+
+  async receiveWebhook({ body, verification }: Req<'receiveWebhook'>, ctx: HandlerContext): Promise<Res<'receiveWebhook'>> {
+    if (this.deps.settings.verifyWebhooks) await this.deps.webhooks.verify(body, verification);
+    let event: { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown };
+    try {
+      event = JSON.parse(body) as typeof event;
+    } catch {
+      throw new AppError('INVALID_JSON');
+    }
+    const log = ctx.log.child({ webhook_type: event.webhook_type, webhook_code: event.webhook_code, item_id: event.item_id });
+    if (event.webhook_type !== 'TRANSACTIONS' || typeof event.webhook_code !== 'string' || !TRANSACTION_WEBHOOKS.has(event.webhook_code)) {
+      log.info({ error: event.error }, 'webhook received, nothing to do');
+      return { received: true, action: 'ignored' };
+    }
+    const item = typeof event.item_id === 'string' ? await this.deps.store.getItem(event.item_id) : undefined;
+    if (!item) {
+      log.info({}, 'webhook for an unknown item, ignored');
+      return { received: true, action: 'ignored' };
+    }
+    // Errors propagate: a non-200 makes Plaid deliver the webhook again later.
+    const outcome = await this.sync(item);
+    log.info({ ...outcome }, 'webhook: transactions synced');
+    return { received: true, action: 'synced' };
+  }
+
+  /** Fetches Plaid's changes since the item's stored cursor into the store. */
+  sync(item: PlaidItemRecord): Promise<SyncOutcome> {
+    const accessToken = this.accessToken(item);
+    return syncTransactions(this.deps.store, item, (cursor) =>
+      this.deps.plaid
+        .transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) })
+        .then((r) => r.data),
+    ).catch((err: unknown) => {
+      throw mapPlaidError(err);
+    });
+  }
+
+  /** A sync whose failure is logged, not thrown: for reads that can do without it. */
+  private async trySync(itemId: string, ctx: HandlerContext): Promise<SyncOutcome | undefined> {
+    try {
+      const item = await this.deps.store.getItem(itemId);
+      return item ? await this.sync(item) : undefined;
+    } catch (err) {
+      ctx.log.warn({ err, item_id: itemId }, 'transactions sync failed');
+      return undefined;
+    }
+  }
+
+  /** The user's items, or the one asked for; another user's item is answered exactly like a missing one. */
+  private async itemsOf(user: string, itemId: string | undefined): Promise<PlaidItemRecord[]> {
+    if (itemId === undefined) return this.deps.store.listItems(user);
+    const item = await this.deps.store.getItem(itemId);
+    if (!item || item.user !== user) throw new AppError('PLAID_ITEM_NOT_FOUND');
+    return [item];
+  }
+
+  private async accountsOf(item: PlaidItemRecord, ctx: HandlerContext): Promise<PlaidAccount[]> {
+    const cached = await this.deps.store.getAccounts(item.item_id);
+    if (cached && cached.length > 0) return cached;
+    const data = await callPlaid(() => this.deps.plaid.accountsGet({ access_token: this.accessToken(item) }));
+    const accounts = data.accounts.map((a) => toAccount(a, item.item_id));
+    await this.deps.store.saveAccounts(item.item_id, accounts);
+    ctx.log.info({ item_id: item.item_id, accounts: accounts.length }, 'accounts fetched from Plaid');
+    return accounts;
+  }
+
+  private accessToken(item: PlaidItemRecord): string {
+    try {
+      return this.deps.cipher.decrypt(item.access_token_ciphertext, item.item_id);
+    } catch (err) {
+      // Wrong PLAID_TOKEN_ENCRYPTION_KEY, or a tampered record: an operator problem, not the client's.
+      throw new AppError('INTERNAL', undefined, { cause: new Error(`cannot decrypt the access token of item ${item.item_id}: ${(err as Error).message}`) });
+    }
+  }
+
+  /** Plaid asks for a stable user id that is not PII: a keyed hash of the phone number. */
+  private clientUserId(user: string): string {
+    return createHmac('sha256', this.deps.settings.tokenEncryptionKey).update(`plaid-client-user-id:${user}`).digest('hex').slice(0, 32);
+  }
+}
+
+function notReadyError(): AppError {
+  return new AppError('PLAID_PRODUCT_NOT_READY', 'Plaid is still fetching the first transactions of this bank link; retry after the Retry-After seconds', {
+    retryAfter: NOT_READY_RETRY_AFTER,
+  });
+}
+
+/** An opaque page token for GET /transactions (today an offset; clients must not rely on that). */
+function encodePageCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset }), 'utf8').toString('base64url');
+}
+
+function decodePageCursor(cursor: string): number {
+  try {
+    const { o } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown };
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+  } catch {
+    // fall through
+  }
+  throw new AppError('VALIDATION_ERROR', 'cursor is not a next_cursor value from this API');
+}

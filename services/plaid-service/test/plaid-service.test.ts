@@ -1,0 +1,377 @@
+// End to end through the real gateway: token-service and plaid-service on an in-process bus with
+// memory stores, the real plaid SDK against the Plaid emulator on loopback.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair, SignJWT } from 'jose';
+import { InProcessBus } from '@repo/bus';
+import { TokenSubjects } from '@repo/contracts';
+import { buildGateway, GatewayEnv } from '@repo/gateway';
+import { startPlaidEmulator } from '@repo/plaid-emulator';
+import pino from 'pino';
+import { createRedis, loggerOptions, parseEnv, waitForRedis } from '@repo/runtime';
+import { MemoryPlaidStore, MemorySessionStore, RedisPlaidStore, type PlaidStore } from '@repo/stores';
+import { buildTokenService } from '@repo/token-service';
+import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
+import { TokenCipher } from '../src/token-cipher.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const quiet = { warn: () => undefined, info: () => undefined };
+
+/** A memory store, or a Redis one under a unique key prefix that `drop` deletes. */
+async function plaidStore(kind: 'memory' | 'redis'): Promise<{ store: PlaidStore; drop(): Promise<void> }> {
+  if (kind === 'memory') return { store: new MemoryPlaidStore(), drop: async () => undefined };
+  const prefix = `test:${randomUUID()}:`;
+  const redis = createRedis(REDIS_URL, prefix, quiet);
+  const raw = createRedis(REDIS_URL, '', quiet);
+  await Promise.all([waitForRedis(redis), waitForRedis(raw)]);
+  return {
+    store: new RedisPlaidStore(redis),
+    drop: async () => {
+      const left = await raw.keys(`${prefix}*`);
+      if (left.length) await raw.del(...left);
+      redis.disconnect();
+      raw.disconnect();
+    },
+  };
+}
+
+const JWT = { JWT_SECRET: 'p'.repeat(40) };
+const ALICE = '+14155552671';
+const BOB = '+14155552672';
+
+type System = Awaited<ReturnType<typeof startSystem>>;
+
+/** One whole deployment: emulator, gateway listening on loopback (the emulator POSTs webhooks to it), services. */
+async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis' }) {
+  const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, port: 0 });
+  // Everything the gateway and the services log, at the most verbose level, to look for secrets in.
+  const logLines: string[] = [];
+  const logger = pino(loggerOptions('test', 'trace'), { write: (line: string) => void logLines.push(line) });
+  const bus = new InProcessBus();
+  const sessions = new MemorySessionStore();
+  const { store, drop } = await plaidStore(options.store ?? 'memory');
+  const jwt = parseEnv(GatewayEnv, { ...JWT, RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
+  const tokenService = await buildTokenService({ jwt: { ...jwt, ACCESS_TOKEN_TTL_SECONDS: 900, REFRESH_TOKEN_TTL_SECONDS: 3600 }, bus, sessions });
+  const gateway = await buildGateway({ settings: jwt, bus, sessions, logger });
+  await gateway.listen({ port: 0, host: '127.0.0.1' });
+  const address = gateway.server.address();
+  const gatewayUrl = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+  const settings = resolvePlaidSettings(
+    parseEnv(PlaidEnv, {
+      PLAID_BASE_URL: emulator.url,
+      PLAID_WEBHOOK_URL: `${gatewayUrl}/api/plaid/webhook`,
+      PLAID_SIGNUP_WAIT_MS: String(options.signupWaitMs),
+      PLAID_TIMEOUT_MS: '2000',
+    }),
+  );
+  const plaidService = await buildPlaidService({ settings, bus, store, logger });
+  await tokenService.ready();
+  await plaidService.ready();
+
+  const login = async (phone: string) => (await bus.request(TokenSubjects.issuePair, { phone_number: phone })).access_token;
+  const call = async (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) => {
+    const res = await gateway.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    return { status: res.statusCode, body: res.json(), headers: res.headers, raw: res.body };
+  };
+  /** Links a sandbox item for the user; returns its id. */
+  const link = async (token: string) => {
+    const pub = await call(token, 'POST', '/api/plaid/sandbox/public-token');
+    expect(pub.status, pub.raw).toBe(200);
+    const exchanged = await call(token, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+    expect(exchanged.status, exchanged.raw).toBe(200);
+    return exchanged.body.item_id as string;
+  };
+  /** The item's Plaid access token, as plaid-service holds it (decrypted), to drive the emulator's sandbox endpoints. */
+  const accessTokenOf = async (itemId: string) => {
+    const item = await store.getItem(itemId);
+    return new TokenCipher(settings.tokenEncryptionKey).decrypt(item!.access_token_ciphertext, itemId);
+  };
+  const emulatorPost = async (path: string, body: object) => {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: settings.clientId, secret: settings.secret, ...body }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const close = async () => {
+    await gateway.close();
+    await plaidService.close();
+    await tokenService.close();
+    await emulator.close().catch(() => undefined);
+    await drop();
+  };
+  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, close };
+}
+
+/** Polls GET /transactions until the item's first pull is done (the emulator's not-ready window). */
+async function whenReady(sys: System, token: string, itemId: string) {
+  for (let i = 0; i < 50; i += 1) {
+    const res = await sys.call(token, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=1`);
+    if (res.status === 200) return res;
+    expect(res.body.code).toBe('PLAID_PRODUCT_NOT_READY');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('transactions never became ready');
+}
+
+const NOT_READY_MS = 600;
+
+describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store)', (storeKind) => {
+  let sys: System;
+  let alice: string;
+  let bob: string;
+  let itemId: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: NOT_READY_MS, signupWaitMs: 5_000, store: storeKind });
+    alice = await sys.login(ALICE);
+    bob = await sys.login(BOB);
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+
+  it('needs an access token on every route but the webhook', async () => {
+    for (const [method, url] of [
+      ['POST', '/api/plaid/link-token'],
+      ['POST', '/api/plaid/exchange-public-token'],
+      ['GET', '/api/plaid/accounts'],
+      ['GET', '/api/plaid/transactions'],
+      ['POST', '/api/plaid/signup'],
+      ['DELETE', '/api/plaid/items/x'],
+      ['POST', '/api/plaid/sandbox/public-token'],
+    ] as const) {
+      const res = await sys.gateway.inject({ method, url });
+      expect(res.statusCode, url).toBe(401);
+      expect(res.json().code, url).toBe('TOKEN_MISSING');
+    }
+  });
+
+  it('creates a link token', async () => {
+    const res = await sys.call(alice, 'POST', '/api/plaid/link-token');
+    expect(res.status, res.raw).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['expiration', 'link_token']);
+    expect(res.body.link_token).toMatch(/^link-/);
+  });
+
+  it('links a bank from a sandbox public token without ever answering the access token', async () => {
+    const pub = await sys.call(alice, 'POST', '/api/plaid/sandbox/public-token', { institution_id: 'ins_109508' });
+    expect(pub.status, pub.raw).toBe(200);
+    expect(pub.body.public_token).toMatch(/^public-/);
+    const res = await sys.call(alice, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+    expect(res.status, res.raw).toBe(200);
+    itemId = res.body.item_id;
+    expect(itemId).toBeTruthy();
+    expect(res.body.accounts.length).toBeGreaterThan(0);
+    const accessToken = await sys.accessTokenOf(itemId);
+    expect(res.raw).not.toContain(accessToken);
+    expect(res.raw).not.toMatch(/access_token|access-/);
+    // At rest it is encrypted too.
+    expect(JSON.stringify(await sys.store.getItem(itemId))).not.toContain(accessToken);
+    // A public token works once.
+    const again = await sys.call(alice, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+    expect(again.status).toBe(400);
+    expect(again.body.code).toBe('PLAID_INVALID_PUBLIC_TOKEN');
+  });
+
+  it('lists the accounts of the user\'s items', async () => {
+    const res = await sys.call(alice, 'GET', '/api/plaid/accounts');
+    expect(res.status, res.raw).toBe(200);
+    expect(res.body.accounts.length).toBeGreaterThan(0);
+    for (const a of res.body.accounts) expect(a).toMatchObject({ item_id: itemId, account_id: expect.any(String), balances: expect.any(Object) });
+    expect((await sys.call(bob, 'GET', '/api/plaid/accounts')).body).toEqual({ accounts: [] });
+  });
+
+  it('answers PLAID_PRODUCT_NOT_READY with Retry-After right after a link, then the transactions', async () => {
+    const fresh = await sys.link(bob);
+    const early = await sys.call(bob, 'GET', '/api/plaid/transactions');
+    expect(early.status, early.raw).toBe(409);
+    expect(early.body).toMatchObject({ code: 'PLAID_PRODUCT_NOT_READY', retry_after: 5 });
+    expect(early.headers['retry-after']).toBe('5');
+    const ready = await whenReady(sys, bob, fresh);
+    expect(ready.body.total).toBeGreaterThan(0);
+  });
+
+  it('pages transactions newest first, by count+offset or by cursor, and filters by date and account', async () => {
+    await whenReady(sys, alice, itemId);
+    const all: Array<{ transaction_id: string; date: string; account_id: string }> = [];
+    let cursor: string | null = null;
+    let total = 0;
+    do {
+      const res = await sys.call(alice, 'GET', `/api/plaid/transactions?count=100${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status, res.raw).toBe(200);
+      total = res.body.total;
+      all.push(...res.body.transactions);
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(total).toBeGreaterThan(100);
+    expect(all).toHaveLength(total);
+    expect(new Set(all.map((t) => t.transaction_id)).size).toBe(total);
+    const dates = all.map((t) => t.date);
+    expect(dates).toEqual([...dates].sort().reverse());
+
+    const byOffset = await sys.call(alice, 'GET', '/api/plaid/transactions?count=10&offset=100');
+    expect(byOffset.body.transactions.map((t: { transaction_id: string }) => t.transaction_id)).toEqual(all.slice(100, 110).map((t) => t.transaction_id));
+
+    const mid = dates[Math.floor(dates.length / 2)]!;
+    const start = dates[Math.floor(dates.length * 0.75)]!;
+    const ranged = await sys.call(alice, 'GET', `/api/plaid/transactions?start_date=${start}&end_date=${mid}&count=500`);
+    expect(ranged.status).toBe(200);
+    expect(ranged.body.total).toBe(dates.filter((d) => d >= start && d <= mid).length);
+    expect(ranged.body.total).toBeLessThan(total);
+    for (const t of ranged.body.transactions) expect(t.date >= start && t.date <= mid).toBe(true);
+
+    const accountId = all[0]!.account_id;
+    const byAccount = await sys.call(alice, 'GET', `/api/plaid/transactions?account_id=${accountId}&count=500`);
+    expect(byAccount.body.total).toBe(all.filter((t) => t.account_id === accountId).length);
+    for (const t of byAccount.body.transactions) expect(t.account_id).toBe(accountId);
+
+    const bad = await sys.call(alice, 'GET', '/api/plaid/transactions?cursor=nonsense');
+    expect([bad.status, bad.body.code]).toEqual([400, 'VALIDATION_ERROR']);
+    const both = await sys.call(alice, 'GET', `/api/plaid/transactions?offset=1&cursor=${encodeURIComponent(Buffer.from('{"o":1}').toString('base64url'))}`);
+    expect([both.status, both.body.code]).toEqual([400, 'VALIDATION_ERROR']);
+  });
+
+  it('signup links and returns accounts and the first transactions in one call, waiting out the first pull', async () => {
+    const pub = await sys.call(alice, 'POST', '/api/plaid/sandbox/public-token');
+    const started = Date.now();
+    const res = await sys.call(alice, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+    expect(res.status, res.raw).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(NOT_READY_MS - 100);
+    expect(res.body).toMatchObject({ transactions_status: 'ready', item: { item_id: expect.any(String) } });
+    expect(res.body.accounts.length).toBeGreaterThan(0);
+    expect(res.body.transactions.length).toBeGreaterThan(0);
+    expect(res.body.total_transactions).toBeGreaterThanOrEqual(res.body.transactions.length);
+    expect(res.raw).not.toContain(await sys.accessTokenOf(res.body.item.item_id));
+    const removed = await sys.call(alice, 'DELETE', `/api/plaid/items/${res.body.item.item_id}`);
+    expect(removed.status).toBe(200);
+  });
+
+  it('re-syncs on a verified SYNC_UPDATES_AVAILABLE webhook: a modified and a removed transaction show', async () => {
+    const before = await sys.call(alice, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=500`);
+    const beforeById = new Map<string, { amount: number; name: string; date: string }>(before.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
+    const fired = await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(itemId), webhook_code: 'SYNC_UPDATES_AVAILABLE' });
+    expect(fired.status, JSON.stringify(fired.body)).toBe(200);
+    const after = await sys.call(alice, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=500`);
+    const afterById = new Map<string, { amount: number; name: string; date: string }>(after.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
+    const removed = [...beforeById.keys()].filter((id) => !afterById.has(id));
+    const modified = [...afterById.entries()].filter(([id, t]) => beforeById.has(id) && JSON.stringify(beforeById.get(id)) !== JSON.stringify(t));
+    expect(removed.length).toBeGreaterThan(0);
+    expect(modified.length).toBeGreaterThan(0);
+  });
+
+  it('refuses an unsigned or forged webhook with 401 WEBHOOK_VERIFICATION_FAILED', async () => {
+    const body = JSON.stringify({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: itemId });
+    const unsigned = await sys.gateway.inject({ method: 'POST', url: '/api/plaid/webhook', headers: { 'content-type': 'application/json' }, payload: body });
+    expect(unsigned.statusCode).toBe(401);
+    expect(unsigned.json().code).toBe('WEBHOOK_VERIFICATION_FAILED');
+
+    const mine = await generateKeyPair('ES256');
+    const forged = await new SignJWT({ request_body_sha256: 'x'.repeat(64) })
+      .setProtectedHeader({ alg: 'ES256', kid: 'not-a-plaid-key' })
+      .setIssuedAt()
+      .sign(mine.privateKey);
+    const res = await sys.gateway.inject({ method: 'POST', url: '/api/plaid/webhook', headers: { 'content-type': 'application/json', 'plaid-verification': forged }, payload: body });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('WEBHOOK_VERIFICATION_FAILED');
+  });
+
+  it('never shows or removes another user\'s item: 404 PLAID_ITEM_NOT_FOUND', async () => {
+    for (const [method, url] of [
+      ['DELETE', `/api/plaid/items/${itemId}`],
+      ['GET', `/api/plaid/accounts?item_id=${itemId}`],
+      ['GET', `/api/plaid/transactions?item_id=${itemId}`],
+    ] as const) {
+      const res = await sys.call(bob, method, url);
+      expect(res.status, url).toBe(404);
+      expect(res.body.code).toBe('PLAID_ITEM_NOT_FOUND');
+    }
+    expect(await sys.store.getItem(itemId)).toBeDefined();
+  });
+
+  it('maps Plaid\'s RATE_LIMIT_EXCEEDED to 429 PLAID_RATE_LIMITED with Retry-After', async () => {
+    const armed = await fetch(`${sys.emulator.url}/_emulator/fail-next`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429 }),
+    });
+    expect(armed.ok).toBe(true);
+    const res = await sys.call(alice, 'POST', '/api/plaid/link-token');
+    expect(res.status).toBe(429);
+    expect(res.body.code).toBe('PLAID_RATE_LIMITED');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await sys.call(alice, 'POST', '/api/plaid/link-token')).status).toBe(200);
+  });
+
+  it('removes an item at Plaid and everything stored for it', async () => {
+    const accessToken = await sys.accessTokenOf(itemId);
+    const res = await sys.call(alice, 'DELETE', `/api/plaid/items/${itemId}`);
+    expect(res.status, res.raw).toBe(200);
+    expect(res.body).toEqual({ item_id: itemId, removed: true });
+    expect(await sys.store.getItem(itemId)).toBeUndefined();
+    expect((await sys.call(alice, 'GET', '/api/plaid/transactions')).body.total).toBe(0);
+    expect((await sys.call(alice, 'GET', `/api/plaid/accounts?item_id=${itemId}`)).status).toBe(404);
+    // Gone at Plaid too.
+    const atPlaid = await sys.emulatorPost('/accounts/get', { access_token: accessToken });
+    expect(atPlaid.status).toBe(400);
+    expect((await sys.call(alice, 'DELETE', `/api/plaid/items/${itemId}`)).status).toBe(404);
+  });
+
+  it('never logs an access token, a public token or our Plaid secret', async () => {
+    const token = await sys.login(ALICE);
+    const pub = await sys.call(token, 'POST', '/api/plaid/sandbox/public-token');
+    const linked = await sys.call(token, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+    expect(linked.status).toBe(200);
+    const accessToken = await sys.accessTokenOf(linked.body.item_id);
+    await sys.call(token, 'GET', '/api/plaid/transactions');
+    await sys.call(token, 'DELETE', `/api/plaid/items/${linked.body.item_id}`);
+    const logs = sys.logLines.join('');
+    expect(logs).toContain(linked.body.item_id);
+    expect(logs).not.toContain(accessToken);
+    expect(logs).not.toContain(pub.body.public_token);
+    expect(logs).not.toContain(sys.settings.secret);
+  });
+
+  it('refuses a revoked access token', async () => {
+    const token = await sys.login(ALICE);
+    expect((await sys.call(token, 'DELETE', '/api/auth/logout')).status).toBe(200);
+    const res = await sys.call(token, 'GET', '/api/plaid/accounts');
+    expect([res.status, res.body.code]).toEqual([401, 'TOKEN_REVOKED']);
+  });
+});
+
+describe('when Plaid is slow or gone', () => {
+  let sys: System;
+  let carol: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 60_000, signupWaitMs: 300 });
+    carol = await sys.login('+14155552673');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+
+  it('signup answers 202 PLAID_PRODUCT_NOT_READY with Retry-After, the item linked, when the first pull outlasts the wait', async () => {
+    const pub = await sys.call(carol, 'POST', '/api/plaid/sandbox/public-token');
+    const res = await sys.call(carol, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+    expect(res.status, res.raw).toBe(202);
+    expect(res.body).toMatchObject({ transactions_status: 'not_ready', code: 'PLAID_PRODUCT_NOT_READY', retry_after: 5, transactions: [], total_transactions: 0 });
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.body.accounts.length).toBeGreaterThan(0);
+    expect(await sys.store.getItem(res.body.item.item_id)).toMatchObject({ user: '+14155552673', transactions_ready: false });
+    const later = await sys.call(carol, 'GET', '/api/plaid/transactions');
+    expect([later.status, later.body.code, later.headers['retry-after']]).toEqual([409, 'PLAID_PRODUCT_NOT_READY', '5']);
+  });
+
+  it('answers 503 PLAID_UNAVAILABLE fast when Plaid cannot be reached', async () => {
+    await sys.emulator.close();
+    const started = Date.now();
+    const res = await sys.call(carol, 'POST', '/api/plaid/link-token');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('PLAID_UNAVAILABLE');
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});

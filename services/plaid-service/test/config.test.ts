@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseEnv } from '@repo/runtime';
-import { PlaidEnv, resolvePlaidSettings } from '../src/config.ts';
+import { PLAID_EMULATOR_DEFAULT_CLIENT_ID, PLAID_EMULATOR_DEFAULT_SECRET } from '@repo/plaid-emulator';
+import { EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/config.ts';
 
 const KEY = randomBytes(32).toString('base64');
 const resolve = (env: Record<string, string>) => resolvePlaidSettings(parseEnv(PlaidEnv, env));
@@ -16,6 +17,10 @@ const configError = (env: Record<string, string>) => {
 };
 
 describe('resolvePlaidSettings', () => {
+  it('defaults to the credentials the standalone emulator accepts', () => {
+    expect(EMULATOR_CREDENTIALS).toEqual({ clientId: PLAID_EMULATOR_DEFAULT_CLIENT_ID, secret: PLAID_EMULATOR_DEFAULT_SECRET });
+  });
+
   it('without credentials uses the emulator, sandbox, and an ephemeral key', () => {
     const s = resolve({});
     expect(s).toMatchObject({ usesEmulator: true, env: 'sandbox', baseUrl: undefined, verifyWebhooks: true, tokenKeyIsEphemeral: true, countryCodes: ['US'] });

@@ -1,0 +1,229 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Items, currentTransactions, type Item } from './items.ts';
+import { invalidField, missingFields, PlaidError, requestId } from './plaid-error.ts';
+import { INSTITUTIONS } from './sandbox-data.ts';
+import { WebhookSender, type WebhookDelivery } from './webhooks.ts';
+
+/** What the emulator accepts when no credentials are given; not secrets. */
+export const PLAID_EMULATOR_DEFAULT_CLIENT_ID = 'emulator-client-id';
+export const PLAID_EMULATOR_DEFAULT_SECRET = 'emulator-secret';
+
+export interface PlaidEmulatorOptions {
+  /** The credentials it checks, as Plaid checks `client_id`/`secret` (body) or `PLAID-CLIENT-ID`/`PLAID-SECRET` (headers). */
+  clientId?: string;
+  secret?: string;
+  now?: () => number;
+  /** How long after a link `/transactions/sync` answers NOT_READY (Plaid's first pull). Default 3000. */
+  productNotReadyMs?: number;
+  /** Transactions in each item's two-year history. Default 300. */
+  transactionsPerItem?: number;
+  /** Where to send an item's webhooks when its link named none. */
+  webhookUrl?: string;
+  logger?: boolean;
+}
+
+export interface PlaidEmulator {
+  app: FastifyInstance;
+  /** The webhooks sent so far, newest last. */
+  deliveries: WebhookDelivery[];
+}
+
+type Body = Record<string, unknown>;
+
+const SYNC_COUNT_MAX = 500;
+const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED']);
+
+/**
+ * A Plaid API emulator for offline runs and tests, driven by the real `plaid` SDK: the request
+ * and response shapes and error objects of the endpoints plaid-service uses, with deterministic
+ * sandbox data. Also `/_emulator/fail-next` (the next Plaid call fails as asked) and `/health`.
+ */
+export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Promise<PlaidEmulator> {
+  const clientId = options.clientId ?? PLAID_EMULATOR_DEFAULT_CLIENT_ID;
+  const secret = options.secret ?? PLAID_EMULATOR_DEFAULT_SECRET;
+  const now = options.now ?? Date.now;
+  const items = new Items({ now, productNotReadyMs: options.productNotReadyMs ?? 3_000, transactionsPerItem: options.transactionsPerItem ?? 300 });
+  const webhooks = await WebhookSender.create(now);
+  const deliveries: WebhookDelivery[] = [];
+  let failNext: { error: PlaidError; path: string | undefined } | undefined;
+
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof PlaidError) return reply.status(err.status).send(err.toBody());
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    const failure =
+      status < 500
+        ? new PlaidError('INVALID_REQUEST', 'INVALID_BODY', `body could not be parsed as JSON: ${(err as Error).message}`)
+        : new PlaidError('API_ERROR', 'INTERNAL_SERVER_ERROR', 'an unexpected error occurred');
+    return reply.status(failure.status).send(failure.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new PlaidError('INVALID_REQUEST', 'UNKNOWN_ENDPOINT', `the endpoint ${req.method} ${req.url.split('?')[0]} does not exist (in this emulator)`, { status: 404 });
+    return reply.status(404).send(err.toBody());
+  });
+
+  // Plaid's API: credentials first, then any armed failure.
+  app.addHook('preHandler', async (req) => {
+    if (req.url.startsWith('/_emulator') || req.url === '/health') return;
+    if (req.method !== 'POST') throw new PlaidError('INVALID_REQUEST', 'INVALID_HTTP_METHOD', 'Plaid API calls are POST requests');
+    const body = bodyOf(req);
+    const givenId = header(req, 'plaid-client-id') ?? body.client_id;
+    const givenSecret = header(req, 'plaid-secret') ?? body.secret;
+    const missing = [givenId ? undefined : 'client_id', givenSecret ? undefined : 'secret'].filter((f): f is string => f !== undefined);
+    if (missing.length) throw missingFields(missing);
+    if (givenId !== clientId || givenSecret !== secret) {
+      throw new PlaidError('INVALID_INPUT', 'INVALID_API_KEYS', 'invalid client_id or secret provided');
+    }
+    if (failNext && (failNext.path === undefined || failNext.path === req.url)) {
+      const { error } = failNext;
+      failNext = undefined;
+      throw error;
+    }
+  });
+
+  const ok = <T extends object>(data: T) => ({ ...data, request_id: requestId() });
+
+  app.post('/link/token/create', async (req) => {
+    const body = bodyOf(req);
+    const user = body.user as Body | undefined;
+    requireFields(body, ['client_name', 'language', 'country_codes']);
+    if (!user || typeof user.client_user_id !== 'string' || !user.client_user_id) throw missingFields(['user.client_user_id']);
+    if (!Array.isArray(body.products) && !body.access_token) throw missingFields(['products']);
+    const expiration = new Date(now() + 4 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return ok({ link_token: `link-sandbox-${crypto.randomUUID()}`, expiration });
+  });
+
+  app.post('/sandbox/public_token/create', async (req) => {
+    const body = bodyOf(req);
+    requireFields(body, ['institution_id', 'initial_products']);
+    const opts = (body.options ?? {}) as Body;
+    const webhook = typeof opts.webhook === 'string' ? opts.webhook : (options.webhookUrl ?? null);
+    return ok({ public_token: items.createPublicToken(String(body.institution_id), webhook) });
+  });
+
+  app.post('/item/public_token/exchange', async (req) => {
+    const body = bodyOf(req);
+    requireFields(body, ['public_token']);
+    const item = items.exchange(String(body.public_token));
+    return ok({ access_token: item.accessToken, item_id: item.itemId });
+  });
+
+  app.post('/item/get', async (req) => {
+    const item = items.get(bodyOf(req).access_token, { allowLoginRequired: true });
+    return ok({ item: itemObject(item), status: { transactions: { last_successful_update: items.isReady(item) ? new Date(item.createdAt).toISOString() : null, last_failed_update: null } } });
+  });
+
+  app.post('/accounts/get', async (req) => {
+    const item = items.get(bodyOf(req).access_token);
+    return ok({ accounts: item.accounts, item: itemObject(item) });
+  });
+
+  app.post('/transactions/sync', async (req) => {
+    const body = bodyOf(req);
+    const item = items.get(body.access_token);
+    const count = body.count === undefined ? 100 : body.count;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > SYNC_COUNT_MAX) {
+      throw invalidField(`count must be an integer from 1 to ${SYNC_COUNT_MAX}`);
+    }
+    if (body.cursor !== undefined && typeof body.cursor !== 'string') throw invalidField('cursor must be a string');
+    return ok(items.sync(item, body.cursor as string | undefined, count));
+  });
+
+  app.post('/item/remove', async (req) => {
+    items.remove(items.get(bodyOf(req).access_token, { allowLoginRequired: true }));
+    return ok({});
+  });
+
+  app.post('/webhook_verification_key/get', async (req) => {
+    const body = bodyOf(req);
+    requireFields(body, ['key_id']);
+    if (body.key_id !== webhooks.key.kid) throw new PlaidError('INVALID_INPUT', 'INVALID_WEBHOOK_VERIFICATION_KEY_ID', 'invalid key_id provided');
+    return ok({ key: webhooks.key });
+  });
+
+  app.post('/sandbox/item/fire_webhook', async (req) => {
+    const body = bodyOf(req);
+    requireFields(body, ['webhook_code']);
+    const item = items.get(body.access_token, { allowLoginRequired: true });
+    const code = String(body.webhook_code);
+    if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
+    if (!item.webhook) throw new PlaidError('INVALID_INPUT', 'SANDBOX_WEBHOOK_INVALID', 'the Item has no webhook URL; give one when linking (options.webhook)');
+    let payload: object;
+    if (code === 'SYNC_UPDATES_AVAILABLE' || code === 'DEFAULT_UPDATE') {
+      const changes = items.simulateUpdates(item);
+      payload =
+        code === 'SYNC_UPDATES_AVAILABLE'
+          ? { webhook_type: 'TRANSACTIONS', webhook_code: code, item_id: item.itemId, initial_update_complete: true, historical_update_complete: true, environment: 'sandbox' }
+          : { webhook_type: 'TRANSACTIONS', webhook_code: code, item_id: item.itemId, new_transactions: changes.added, error: null, environment: 'sandbox' };
+    } else {
+      if (code === 'LOGIN_REPAIRED') item.loginRequired = false;
+      payload = { webhook_type: 'ITEM', webhook_code: code, item_id: item.itemId, error: null, environment: 'sandbox' };
+    }
+    // Sent before answering, so a caller sees its effect at once (Plaid sends it shortly after).
+    const delivery = await webhooks.send(item.webhook, payload, now());
+    deliveries.push(delivery);
+    return ok({ webhook_fired: true });
+  });
+
+  app.post('/sandbox/item/reset_login', async (req) => {
+    const item = items.get(bodyOf(req).access_token, { allowLoginRequired: true });
+    item.loginRequired = true;
+    return ok({ reset_login: true });
+  });
+
+  // Emulator controls (no credentials).
+  app.post('/_emulator/fail-next', async (req, reply) => {
+    const body = bodyOf(req);
+    if (typeof body.error_type !== 'string' || typeof body.error_code !== 'string') {
+      return reply.status(400).send({ error: 'send {error_type, error_code, status?, error_message?, path?}' });
+    }
+    failNext = {
+      error: new PlaidError(body.error_type, body.error_code, typeof body.error_message === 'string' ? body.error_message : `emulated ${body.error_code}`, {
+        ...(typeof body.status === 'number' ? { status: body.status } : {}),
+      }),
+      path: typeof body.path === 'string' ? body.path : undefined,
+    };
+    return { armed: true };
+  });
+  app.get('/_emulator/webhooks', async () => ({ deliveries }));
+  app.get('/_emulator/items/:item_id/transactions', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    return { transactions: currentTransactions(item) };
+  });
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  return { app, deliveries };
+}
+
+function bodyOf(req: FastifyRequest): Body {
+  return req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Body) : {};
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+function requireFields(body: Body, fields: string[]): void {
+  const missing = fields.filter((f) => body[f] === undefined || body[f] === null || body[f] === '');
+  if (missing.length) throw missingFields(missing);
+}
+
+function itemObject(item: Item) {
+  return {
+    item_id: item.itemId,
+    institution_id: item.institutionId,
+    institution_name: INSTITUTIONS[item.institutionId] ?? null,
+    webhook: item.webhook ?? '',
+    error: null,
+    available_products: ['balance', 'identity'],
+    billed_products: ['transactions'],
+    products: ['transactions'],
+    consented_products: ['transactions'],
+    consent_expiration_time: null,
+    update_type: 'background',
+  };
+}

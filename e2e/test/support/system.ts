@@ -9,13 +9,17 @@ import { answers, freePort, waitFor } from './ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 export type Mode = 'embedded' | 'distributed';
-export type ServiceName = 'gateway' | 'auth-service' | 'token-service';
+export type ServiceName = 'gateway' | 'auth-service' | 'token-service' | 'plaid-service';
 
 export interface System {
   mode: Mode;
   /** Gateway base URL. */
   url: string;
   twilioUrl: string;
+  /** The Plaid emulator's base URL (its `/_emulator/*` controls drive the tests). */
+  plaidUrl: string;
+  /** Stops the Plaid emulator for good: the services must answer PLAID_UNAVAILABLE. */
+  stopPlaid(): Promise<void>;
   /** Restarts the given services; in embedded mode, the whole process's system. */
   restart(services: ServiceName[]): Promise<void>;
   /** Stops services until `restart` brings them back (distributed only). */
@@ -49,7 +53,7 @@ export async function startSystem(mode: Mode): Promise<System> {
 }
 
 async function startEmbeddedSystem(): Promise<System> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
   delete env.REDIS_URL;
   delete env.JWT_SECRET;
   let system = await startEmbedded(env);
@@ -57,6 +61,8 @@ async function startEmbeddedSystem(): Promise<System> {
     mode: 'embedded',
     url: system.url,
     twilioUrl: system.twilioEmulatorUrl!,
+    plaidUrl: system.plaidEmulatorUrl!,
+    stopPlaid: () => system.stopPlaidEmulator(),
     async restart() {
       // One process holds every service: restarting any of them restarts the system. Its
       // in-memory state is gone, and so is the per-process signing key.
@@ -64,6 +70,7 @@ async function startEmbeddedSystem(): Promise<System> {
       system = await startEmbedded(env);
       handle.url = system.url;
       handle.twilioUrl = system.twilioEmulatorUrl!;
+      handle.plaidUrl = system.plaidEmulatorUrl!;
     },
     close: () => system.close(),
   };
@@ -114,7 +121,15 @@ class ServiceProcess {
 
 async function startDistributedSystem(): Promise<System> {
   const run = randomUUID().slice(0, 8);
-  const [gatewayPort, authPort, tokenPort, twilioPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [gatewayPort, authPort, tokenPort, plaidPort, twilioPort, plaidEmulatorPort, proxyPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const redisTarget = new URL(REDIS_URL);
   const proxy = new TcpProxy(proxyPort, { host: redisTarget.hostname, port: Number(redisTarget.port || 6379) });
   await proxy.up();
@@ -133,14 +148,33 @@ async function startDistributedSystem(): Promise<System> {
     // Every request of the suite comes from 127.0.0.1.
     RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
   };
+  const plaidEmulatorUrl = `http://127.0.0.1:${plaidEmulatorPort}`;
+  const plaidEmulator = new ServiceProcess(
+    'plaid-emulator',
+    'packages/plaid-emulator',
+    { ...common, PLAID_EMULATOR_PORT: String(plaidEmulatorPort), PLAID_EMULATOR_NOT_READY_MS: '1500' },
+    `${plaidEmulatorUrl}/health`,
+  );
   const twilio = new ServiceProcess('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `http://127.0.0.1:${twilioPort}/health`);
   const services: Record<ServiceName, ServiceProcess> = {
     'token-service': new ServiceProcess('token-service', 'services/token-service', { ...common, PORT: String(tokenPort) }, `http://127.0.0.1:${tokenPort}/ready`),
+    'plaid-service': new ServiceProcess(
+      'plaid-service',
+      'services/plaid-service',
+      {
+        ...common,
+        PORT: String(plaidPort),
+        PLAID_BASE_URL: plaidEmulatorUrl,
+        PLAID_WEBHOOK_URL: `http://127.0.0.1:${gatewayPort}/api/plaid/webhook`,
+        PLAID_TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      },
+      `http://127.0.0.1:${plaidPort}/ready`,
+    ),
     'auth-service': new ServiceProcess('auth-service', 'services/auth-service', { ...common, PORT: String(authPort) }, `http://127.0.0.1:${authPort}/ready`),
     // The gateway reaches Redis through the proxy, so a test can cut it off.
     gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, PORT: String(gatewayPort), REDIS_URL: `redis://127.0.0.1:${proxyPort}` }, `http://127.0.0.1:${gatewayPort}/ready`),
   };
-  const all = [twilio, ...Object.values(services)];
+  const all = [twilio, plaidEmulator, ...Object.values(services)];
   const close = async () => {
     await Promise.all(all.map((p) => p.stop()));
     await proxy.down();
@@ -159,6 +193,8 @@ async function startDistributedSystem(): Promise<System> {
     mode: 'distributed',
     url: `http://127.0.0.1:${gatewayPort}`,
     twilioUrl: `http://127.0.0.1:${twilioPort}`,
+    plaidUrl: plaidEmulatorUrl,
+    stopPlaid: () => plaidEmulator.stop(),
     async restart(names) {
       for (const name of names) await services[name].stop();
       for (const name of names) await services[name].start();

@@ -145,8 +145,12 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   app.post('/sandbox/item/fire_webhook', async (req) => {
     const body = bodyOf(req);
     requireFields(body, ['webhook_code']);
-    const item = items.get(body.access_token, { allowLoginRequired: true });
-    const code = String(body.webhook_code);
+    await fireWebhook(items.get(body.access_token, { allowLoginRequired: true }), String(body.webhook_code));
+    return ok({ webhook_fired: true });
+  });
+
+  /** What Plaid's sandbox does on `/sandbox/item/fire_webhook`; answers once the webhook was delivered (or failed). */
+  async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery> {
     if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
     if (!item.webhook) throw new PlaidError('INVALID_INPUT', 'SANDBOX_WEBHOOK_INVALID', 'the Item has no webhook URL; give one when linking (options.webhook)');
     let payload: object;
@@ -163,8 +167,8 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     // Sent before answering, so a caller sees its effect at once (Plaid sends it shortly after).
     const delivery = await webhooks.send(item.webhook, payload, now());
     deliveries.push(delivery);
-    return ok({ webhook_fired: true });
-  });
+    return delivery;
+  }
 
   app.post('/sandbox/item/reset_login', async (req) => {
     const item = items.get(bodyOf(req).access_token, { allowLoginRequired: true });
@@ -185,6 +189,14 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
       path: typeof body.path === 'string' ? body.path : undefined,
     };
     return { armed: true };
+  });
+  // The sandbox webhook by item id, for tests that never see the access token (it stays inside plaid-service).
+  app.post('/_emulator/items/:item_id/fire-webhook', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    const code = bodyOf(req).webhook_code;
+    return { delivery: await fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE') };
   });
   app.get('/_emulator/webhooks', async () => ({ deliveries }));
   app.get('/_emulator/items/:item_id/transactions', async (req, reply) => {

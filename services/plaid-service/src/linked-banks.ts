@@ -104,6 +104,11 @@ export class LinkedBanks {
   async listTransactions(request: Req<'listTransactions'>, ctx: HandlerContext): Promise<Res<'listTransactions'>> {
     if (request.cursor !== undefined && request.offset !== undefined) throw new AppError('VALIDATION_ERROR', 'Send either offset or cursor, not both');
     const offset = request.cursor !== undefined ? decodePageCursor(request.cursor) : (request.offset ?? 0);
+    if (request.start_date !== undefined) checkCalendarDate('start_date', request.start_date);
+    if (request.end_date !== undefined) checkCalendarDate('end_date', request.end_date);
+    if (request.start_date && request.end_date && request.start_date > request.end_date) {
+      throw new AppError('VALIDATION_ERROR', 'start_date must not be after end_date');
+    }
     const items = await this.itemsOf(request.user, request.item_id);
     const notReady: string[] = [];
     // With webhooks, a ready item is kept current by them; without, every read asks for the delta.
@@ -271,6 +276,14 @@ function notReadyError(): AppError {
   return new AppError('PLAID_PRODUCT_NOT_READY', 'Plaid is still fetching the first transactions of this bank link; retry after the Retry-After seconds', {
     retryAfter: NOT_READY_RETRY_AFTER,
   });
+}
+
+/** YYYY-MM-DD that names a real day (the schema lets 2024-02-31 through). */
+function checkCalendarDate(name: string, value: string): void {
+  const parsed = new Date(`${value}T00:00:00Z`);
+  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value) {
+    throw new AppError('VALIDATION_ERROR', `${name} is not a calendar date (YYYY-MM-DD)`);
+  }
 }
 
 /** An opaque page token for GET /transactions (today an offset; clients must not rely on that). */

@@ -1,0 +1,225 @@
+// The emulator as plaid-service sees it: every call through the real `plaid` SDK.
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { importJWK, jwtVerify } from 'jose';
+import { Configuration, PlaidApi, type Products } from 'plaid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
+
+const CLIENT_ID = 'test-client';
+const SECRET = 'test-secret';
+const NOT_READY_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+const sdk = (basePath: string, clientId = CLIENT_ID, secret = SECRET) =>
+  new PlaidApi(new Configuration({ basePath, baseOptions: { headers: { 'PLAID-CLIENT-ID': clientId, 'PLAID-SECRET': secret } } }));
+
+/** The Plaid error object of a rejected SDK call, with its HTTP status. */
+async function plaidError(call: Promise<unknown>): Promise<{ status: number; error_type: string; error_code: string; [k: string]: unknown }> {
+  try {
+    await call;
+  } catch (err) {
+    const res = (err as { response?: { status: number; data: Record<string, unknown> } }).response;
+    if (!res) throw err;
+    return { status: res.status, ...(res.data as { error_type: string; error_code: string }) };
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** A webhook receiver on loopback that keeps what it gets. */
+async function receiver(): Promise<{ url: string; received: Array<{ body: string; verification: string | undefined }>; server: Server }> {
+  const received: Array<{ body: string; verification: string | undefined }> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+    req.on('end', () => {
+      received.push({ body, verification: req.headers['plaid-verification'] as string | undefined });
+      res.writeHead(200).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, server };
+}
+
+describe('plaid emulator through the plaid SDK', () => {
+  let clock = Date.parse('2026-06-15T12:00:00Z');
+  let emulator: StartedPlaidEmulator;
+  let plaid: PlaidApi;
+  let hook: Awaited<ReturnType<typeof receiver>>;
+
+  const link = async (webhook?: string) => {
+    const { data: pub } = await plaid.sandboxPublicTokenCreate({
+      institution_id: 'ins_109508',
+      initial_products: ['transactions' as Products],
+      ...(webhook ? { options: { webhook } } : {}),
+    });
+    const { data } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
+    return data;
+  };
+  /** Every change from `cursor` on, paged with `count`. */
+  const syncAll = async (accessToken: string, cursor = '', count = 100) => {
+    const added: string[] = [];
+    const modified: Array<{ transaction_id: string; amount: number }> = [];
+    const removed: string[] = [];
+    const dates: string[] = [];
+    let pages = 0;
+    for (;;) {
+      const { data } = await plaid.transactionsSync({ access_token: accessToken, count, ...(cursor ? { cursor } : {}) });
+      pages += 1;
+      added.push(...data.added.map((t) => t.transaction_id));
+      dates.push(...data.added.map((t) => t.date));
+      modified.push(...data.modified.map((t) => ({ transaction_id: t.transaction_id, amount: t.amount })));
+      removed.push(...data.removed.map((r) => r.transaction_id));
+      cursor = data.next_cursor;
+      if (!data.has_more) return { added, modified, removed, dates, pages, cursor, status: data.transactions_update_status };
+    }
+  };
+
+  beforeAll(async () => {
+    emulator = await startPlaidEmulator({ clientId: CLIENT_ID, secret: SECRET, productNotReadyMs: NOT_READY_MS, now: () => clock });
+    plaid = sdk(emulator.url);
+    hook = await receiver();
+  });
+  afterAll(async () => {
+    await emulator.close();
+    await new Promise((resolve) => hook.server.close(resolve));
+  });
+
+  it('checks client_id and secret like Plaid', async () => {
+    const wrong = await plaidError(sdk(emulator.url, CLIENT_ID, 'nope').linkTokenCreate({ client_name: 'x', language: 'en', country_codes: [], user: { client_user_id: 'u' } }));
+    expect(wrong).toMatchObject({ status: 400, error_type: 'INVALID_INPUT', error_code: 'INVALID_API_KEYS', request_id: expect.any(String), error_message: expect.any(String) });
+    expect(wrong).toHaveProperty('display_message');
+    const missing = await fetch(`${emulator.url}/accounts/get`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS' });
+    // In the body, as older clients send them, they work too.
+    const inBody = await fetch(`${emulator.url}/link/token/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: CLIENT_ID, secret: SECRET, client_name: 'x', language: 'en', country_codes: ['US'], products: ['transactions'], user: { client_user_id: 'u' } }),
+    });
+    expect(inBody.status).toBe(200);
+  });
+
+  it('creates link tokens and refuses one without a user', async () => {
+    const { data } = await plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['transactions' as Products], user: { client_user_id: 'u1' } });
+    expect(data.link_token).toMatch(/^link-sandbox-/);
+    expect(Date.parse(data.expiration)).toBe(clock + 4 * 3_600_000);
+    const noUser = await plaidError(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['transactions' as Products] } as never));
+    expect(noUser).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS' });
+  });
+
+  it('exchanges a public token once; unknown institutions are refused', async () => {
+    const { data: pub } = await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109508', initial_products: ['transactions' as Products] });
+    expect(pub.public_token).toMatch(/^public-sandbox-/);
+    const { data } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
+    expect(data.access_token).toMatch(/^access-sandbox-/);
+    expect(data.item_id).toMatch(/^[A-Za-z0-9]{37}$/);
+    expect(await plaidError(plaid.itemPublicTokenExchange({ public_token: pub.public_token }))).toMatchObject({ error_code: 'INVALID_PUBLIC_TOKEN' });
+    expect(await plaidError(plaid.sandboxPublicTokenCreate({ institution_id: 'ins_nope', initial_products: ['transactions' as Products] }))).toMatchObject({
+      error_type: 'INVALID_INPUT',
+      error_code: 'INVALID_INSTITUTION',
+    });
+  });
+
+  it('gives every item the same sandbox data under its own ids', async () => {
+    const [a, b] = [await link(), await link()];
+    const [accountsA, accountsB] = [(await plaid.accountsGet({ access_token: a.access_token })).data, (await plaid.accountsGet({ access_token: b.access_token })).data];
+    expect(accountsA.accounts.map((x) => [x.name, x.mask, x.type])).toEqual([
+      ['Plaid Checking', '0000', 'depository'],
+      ['Plaid Saving', '1111', 'depository'],
+      ['Plaid Credit Card', '3333', 'credit'],
+    ]);
+    expect(accountsB.accounts.map((x) => x.name)).toEqual(accountsA.accounts.map((x) => x.name));
+    expect(accountsA.accounts.map((x) => x.account_id)).not.toEqual(accountsB.accounts.map((x) => x.account_id));
+    expect(accountsA.item).toMatchObject({ item_id: a.item_id, institution_id: 'ins_109508' });
+
+    clock += NOT_READY_MS;
+    const shape = async (token: string) => (await plaid.transactionsSync({ access_token: token, count: 50 })).data.added.map((t) => [t.date, t.amount, t.name]);
+    expect(await shape(a.access_token)).toEqual(await shape(b.access_token));
+  });
+
+  it('answers NOT_READY during the first pull, then pages two years of history with count', async () => {
+    const item = await link();
+    const early = await plaid.transactionsSync({ access_token: item.access_token });
+    expect(early.data).toMatchObject({ added: [], modified: [], removed: [], has_more: false, next_cursor: '', transactions_update_status: 'NOT_READY' });
+
+    clock += NOT_READY_MS;
+    const all = await syncAll(item.access_token, '', 120);
+    expect(all.status).toBe('HISTORICAL_UPDATE_COMPLETE');
+    expect(all.pages).toBe(3);
+    expect(all.added).toHaveLength(300);
+    expect(new Set(all.added).size).toBe(300);
+    const sorted = [...all.dates].sort();
+    const today = new Date(clock).toISOString().slice(0, 10);
+    expect(sorted.at(-1)! <= today).toBe(true);
+    expect((clock - Date.parse(sorted[0]!)) / DAY_MS).toBeGreaterThan(700);
+
+    const again = await syncAll(item.access_token, all.cursor);
+    expect([again.added, again.modified, again.removed]).toEqual([[], [], []]);
+
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 501 }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, cursor: 'garbage' }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+  });
+
+  it('fires a signed SYNC_UPDATES_AVAILABLE webhook after adding, modifying and removing a transaction', async () => {
+    const item = await link(hook.url);
+    clock += NOT_READY_MS;
+    const first = await syncAll(item.access_token);
+    hook.received.length = 0;
+
+    const { data } = await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
+    expect(data.webhook_fired).toBe(true);
+    expect(hook.received).toHaveLength(1);
+    const { body, verification } = hook.received[0]!;
+    expect(JSON.parse(body)).toMatchObject({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: item.item_id });
+
+    // Verify it the way Plaid documents.
+    const header = JSON.parse(Buffer.from(verification!.split('.')[0]!, 'base64url').toString()) as { alg: string; kid: string };
+    expect(header.alg).toBe('ES256');
+    const { data: keyData } = await plaid.webhookVerificationKeyGet({ key_id: header.kid });
+    const key = await importJWK(keyData.key as never, 'ES256');
+    const { payload } = await jwtVerify(verification!, key, { currentDate: new Date(clock) });
+    expect(payload.request_body_sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(await plaidError(plaid.webhookVerificationKeyGet({ key_id: 'unknown' }))).toMatchObject({ error_code: 'INVALID_WEBHOOK_VERIFICATION_KEY_ID' });
+
+    const delta = await syncAll(item.access_token, first.cursor);
+    expect(delta.added).toHaveLength(1);
+    expect(first.added).not.toContain(delta.added[0]);
+    expect(delta.modified).toHaveLength(1);
+    expect(first.added).toContain(delta.modified[0]!.transaction_id);
+    expect(delta.removed).toHaveLength(1);
+    expect(first.added).toContain(delta.removed[0]);
+
+    const noHook = await link();
+    expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never }))).toMatchObject({
+      error_code: 'SANDBOX_WEBHOOK_INVALID',
+    });
+  });
+
+  it('removes items and tells a removed item from a malformed token', async () => {
+    const item = await link();
+    await plaid.itemRemove({ access_token: item.access_token });
+    expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_NOT_FOUND' });
+    expect(await plaidError(plaid.accountsGet({ access_token: 'access-sandbox-nope' }))).toMatchObject({ error_type: 'INVALID_INPUT', error_code: 'INVALID_ACCESS_TOKEN' });
+  });
+
+  it('puts an item into ITEM_LOGIN_REQUIRED on reset_login', async () => {
+    const item = await link();
+    await plaid.sandboxItemResetLogin({ access_token: item.access_token });
+    expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED' });
+  });
+
+  it('fails the next call as armed, then serves again', async () => {
+    const armed = await fetch(`${emulator.url}/_emulator/fail-next`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429 }),
+    });
+    expect(armed.status).toBe(200);
+    const args = { client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['transactions' as Products], user: { client_user_id: 'u' } };
+    expect(await plaidError(plaid.linkTokenCreate(args))).toMatchObject({ status: 429, error_code: 'RATE_LIMIT_EXCEEDED' });
+    expect((await plaid.linkTokenCreate(args)).status).toBe(200);
+  });
+});

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 describe('pnpm start (the embedded default)', () => {
-  it('prints the gateway URL, the outbox URL and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
+  it('prints the gateway, outbox and Plaid emulator URLs and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -20,16 +20,20 @@ describe('pnpm start (the embedded default)', () => {
     const outbox = /SMS outbox\s+(http:\/\/\S+)/.exec(out)?.[1];
     expect(gateway).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(outbox).toMatch(/\/outbox\?to=/);
+    const plaidEmulator = /Plaid emulator\s+(http:\/\/\S+)/.exec(out)?.[1];
+    expect(plaidEmulator).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(out).toContain(`curl -s -X POST ${gateway}/api/auth/send-verification`);
 
     const health = await fetch(`${gateway}/health`);
     expect(await health.json()).toEqual({ status: 'ok' });
     const outboxRes = await fetch(outbox!);
     expect(await outboxRes.json()).toEqual({ messages: [] });
+    expect(await (await fetch(`${plaidEmulator}/health`)).json()).toEqual({ status: 'ok' });
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     await expect(fetch(`${gateway}/health`)).rejects.toThrow();
+    await expect(fetch(`${plaidEmulator}/health`)).rejects.toThrow();
   }, 30_000);
 
   it('refuses to start with one clear line when the configuration is wrong', async () => {

@@ -1,50 +1,34 @@
 /** Standalone entry: `tsx src/server.ts`, configured by PLAID_EMULATOR_* variables. */
+import { Type } from '@sinclair/typebox';
+import { ConfigError, Port, runStandalone } from '@repo/runtime';
 import { startPlaidEmulator } from './start.ts';
 
-function integerEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} is invalid: expected an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function credentialsEnv(): { clientId: string; secret: string } | Record<string, never> {
-  const clientId = process.env['PLAID_EMULATOR_CLIENT_ID'] || undefined;
-  const secret = process.env['PLAID_EMULATOR_SECRET'] || undefined;
-  if (clientId === undefined && secret === undefined) return {};
-  if (clientId === undefined || secret === undefined) throw new Error('PLAID_EMULATOR_CLIENT_ID and PLAID_EMULATOR_SECRET must be set together');
-  return { clientId, secret };
-}
-
-async function main(): Promise<void> {
-  const webhookUrl = process.env['PLAID_EMULATOR_WEBHOOK_URL'] || undefined;
-  const emulator = await startPlaidEmulator({
-    host: process.env['PLAID_EMULATOR_HOST'] || '127.0.0.1',
-    port: integerEnv('PLAID_EMULATOR_PORT', 3011, 0, 65535),
-    productNotReadyMs: integerEnv('PLAID_EMULATOR_NOT_READY_MS', 3000, 0, 600_000),
-    transactionsPerItem: integerEnv('PLAID_EMULATOR_TRANSACTIONS_PER_ITEM', 300, 1, 10_000),
-    ...credentialsEnv(),
-    ...(webhookUrl ? { webhookUrl } : {}),
-  });
-  console.log(`Plaid emulator listening at ${emulator.url}`);
-
-  const shutdown = () => {
-    emulator.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+const Env = Type.Object({
+  PLAID_EMULATOR_HOST: Type.String({ default: '127.0.0.1', description: 'interface to listen on' }),
+  PLAID_EMULATOR_PORT: Port(3011),
+  PLAID_EMULATOR_CLIENT_ID: Type.Optional(Type.String({ description: 'client_id it accepts (default emulator-client-id)' })),
+  PLAID_EMULATOR_SECRET: Type.Optional(Type.String({ description: 'secret it accepts (default emulator-secret)' })),
+  PLAID_EMULATOR_NOT_READY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3_000, description: 'ms after a link during which /transactions/sync answers NOT_READY' }),
+  PLAID_EMULATOR_TRANSACTIONS_PER_ITEM: Type.Integer({ minimum: 1, maximum: 10_000, default: 300, description: 'transactions in each item' }),
+  PLAID_EMULATOR_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'webhook URL of items linked without one' })),
 });
+
+await runStandalone(
+  'plaid-emulator',
+  Env,
+  (env) =>
+    startPlaidEmulator({
+      host: env.PLAID_EMULATOR_HOST,
+      port: env.PLAID_EMULATOR_PORT,
+      productNotReadyMs: env.PLAID_EMULATOR_NOT_READY_MS,
+      transactionsPerItem: env.PLAID_EMULATOR_TRANSACTIONS_PER_ITEM,
+      ...(env.PLAID_EMULATOR_CLIENT_ID && env.PLAID_EMULATOR_SECRET ? { clientId: env.PLAID_EMULATOR_CLIENT_ID, secret: env.PLAID_EMULATOR_SECRET } : {}),
+      ...(env.PLAID_EMULATOR_WEBHOOK_URL ? { webhookUrl: env.PLAID_EMULATOR_WEBHOOK_URL } : {}),
+    }),
+  (emulator) => `Plaid emulator listening at ${emulator.url}`,
+  (env) => {
+    if ((env.PLAID_EMULATOR_CLIENT_ID === undefined) !== (env.PLAID_EMULATOR_SECRET === undefined)) {
+      throw new ConfigError('PLAID_EMULATOR_CLIENT_ID and PLAID_EMULATOR_SECRET must be set together');
+    }
+  },
+);

@@ -2,7 +2,7 @@
 // endpoints of auth-service and token-service behind it.
 import { Type } from '@sinclair/typebox';
 import { defineEndpoint } from './endpoint.ts';
-import { TokenPair } from './tokens.ts';
+import { Jwks, TokenPair } from './tokens.ts';
 
 export const VerificationChannel = Type.Union([Type.Literal('sms'), Type.Literal('call'), Type.Literal('whatsapp')], {
   description: 'How the code is delivered; default sms',
@@ -107,6 +107,8 @@ export const TokenSubjects = {
     Type.Object({ sub: PhoneNumber, sid: Type.String() }),
     Type.Object({ revoked: Type.Literal(true) }),
   ),
+  /** The public keys that verify our tokens; the gateway serves them as its JWKS. */
+  publicKeys: defineEndpoint('token.jwks.get', Type.Object({}, { additionalProperties: false }), Jwks),
   revokeSubject: defineEndpoint(
     'token.subject.revoke',
     Type.Object({ sub: PhoneNumber }),

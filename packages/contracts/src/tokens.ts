@@ -1,11 +1,20 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** The only signing algorithm accepted anywhere; verifiers pin it so `none` or RS/HS confusion is impossible. */
-export const TOKEN_ALGORITHM = 'HS256';
+/**
+ * The only signing algorithm accepted anywhere (Ed25519). Verifiers pin it, so `none`, HS/RS
+ * confusion and algorithm downgrades are impossible.
+ */
+export const TOKEN_ALGORITHM = 'EdDSA';
 
 export type TokenType = 'access' | 'refresh';
 
-/** Claims of every token the token-service issues. */
+/**
+ * The JOSE header `typ` of each token type: RFC 9068's `at+jwt` for access tokens, another one
+ * for refresh tokens, so no verifier can take one for the other.
+ */
+export const TOKEN_HEADER_TYPES: Record<TokenType, string> = { access: 'at+jwt', refresh: 'rt+jwt' };
+
+/** Claims of every token the token-service issues; all are required. */
 export interface TokenClaims {
   /** The E.164 phone number. */
   sub: string;
@@ -28,3 +37,18 @@ export const TokenPair = Type.Object(
   { $id: 'TokenPair' },
 );
 export type TokenPair = Static<typeof TokenPair>;
+
+/** A public Ed25519 verification key as a JWK (RFC 8037). */
+export const PublicJwk = Type.Object({
+  kty: Type.Literal('OKP'),
+  crv: Type.Literal('Ed25519'),
+  x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  kid: Type.String({ minLength: 1, maxLength: 128 }),
+  alg: Type.Literal(TOKEN_ALGORITHM),
+  use: Type.Literal('sig'),
+});
+export type PublicJwk = Static<typeof PublicJwk>;
+
+/** The keys that verify our tokens (RFC 7517 JWK Set), served at GET /.well-known/jwks.json. */
+export const Jwks = Type.Object({ keys: Type.Array(PublicJwk, { maxItems: 32 }) }, { $id: 'Jwks' });
+export type Jwks = Static<typeof Jwks>;

@@ -3,7 +3,8 @@
 export const keys = {
   session: (sid: string) => `session:${sid}`,
   subjectSessions: (sub: string) => `subject-sessions:${sub}`,
-  revokedSession: (sid: string) => `revoked:sid:${sid}`,
+  refreshSuccessor: (sid: string) => `refresh-successor:${sid}`,
+  revokedBefore: (sub: string) => `revoked-before:${sub}`,
   verificationSent: (phone: string) => `verification-sent:${phone}`,
   plaidUserItems: (user: string) => `plaid:user-items:${user}`,
   plaidItem: (itemId: string) => `plaid:item:${itemId}`,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { PlaidAccount, PlaidTransaction } from '@repo/contracts';
 import { keys } from './keys.ts';
-import { guardRedis } from './redis-errors.ts';
+import { guardRedis, throwOnMultiError } from './redis-errors.ts';
 
 /** A linked bank item. The access token is encrypted by plaid-service; the store never sees it in clear. */
 export interface PlaidItemRecord {
@@ -230,12 +230,6 @@ function toRecord(itemId: string, hash: Record<string, string>): PlaidItemRecord
   if (!hash.meta) return undefined;
   const meta = JSON.parse(hash.meta) as ItemMeta;
   return { item_id: itemId, ...meta, cursor: hash.cursor ?? '', transactions_ready: hash.transactions_ready === '1' };
-}
-
-function throwOnMultiError(results: Array<[Error | null, unknown]> | null): void {
-  if (!results) throw new Error('Redis transaction was aborted');
-  const failed = results.find(([err]) => err);
-  if (failed?.[0]) throw failed[0];
 }
 
 interface MemoryItem {

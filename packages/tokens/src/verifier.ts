@@ -1,0 +1,119 @@
+// Verifies our tokens with public keys only: pinned algorithm, known kid, header typ, every claim.
+import { createVerifier, TokenError } from 'fast-jwt';
+import { AppError, TOKEN_ALGORITHM, TOKEN_HEADER_TYPES, type Jwks, type TokenClaims, type TokenType } from '@repo/contracts';
+import { createPublicKey } from 'node:crypto';
+
+export interface VerifierSettings {
+  issuer: string;
+  audience: string;
+  /** Accepted clock difference between signer and verifier, in seconds. */
+  clockToleranceSeconds: number;
+}
+
+/** The token names a `kid` this verifier does not know (yet): a caller may refresh its keys and retry. */
+export class UnknownKeyIdError extends AppError {
+  constructor(readonly kid: string) {
+    super('TOKEN_INVALID', 'The token is signed with an unknown key');
+    this.name = 'UnknownKeyIdError';
+  }
+}
+
+const REQUIRED_CLAIMS = ['sub', 'typ', 'jti', 'sid', 'iat', 'exp', 'iss', 'aud'];
+// Far larger than any token we sign; bounds the work a hostile header can cause.
+const MAX_TOKEN_LENGTH = 4096;
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+type Verify = (token: string) => Record<string, unknown>;
+
+const OTHER: Record<TokenType, TokenType> = { access: 'refresh', refresh: 'access' };
+
+function invalid(message?: string): AppError {
+  return new AppError('TOKEN_INVALID', message);
+}
+
+function decodeHeader(token: string): Record<string, unknown> {
+  const dot = token.indexOf('.');
+  if (token.length > MAX_TOKEN_LENGTH || dot <= 0 || token.split('.').length !== 3) throw invalid();
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown;
+    if (header && typeof header === 'object' && !Array.isArray(header)) return header as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw invalid();
+}
+
+/**
+ * Checks a token the way every verifier of ours must: a JWS with `alg` EdDSA and a known `kid`,
+ * header `typ` of the expected token type, a valid signature, `iss`, `aud`, `exp` (with a small
+ * clock tolerance) and every claim present and well typed. Throws AppError TOKEN_INVALID or
+ * TOKEN_EXPIRED; UnknownKeyIdError for a kid it does not know.
+ */
+export class TokenVerifier {
+  private verifiers = new Map<string, Verify>();
+
+  constructor(
+    private readonly settings: VerifierSettings,
+    jwks?: Jwks,
+  ) {
+    if (jwks) this.setKeys(jwks);
+  }
+
+  /** Replaces the verification keys (the gateway does so when token-service's JWKS changes). */
+  setKeys(jwks: Jwks): void {
+    const next = new Map<string, Verify>();
+    for (const jwk of jwks.keys) {
+      const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
+      next.set(
+        jwk.kid,
+        createVerifier({
+          key,
+          algorithms: [TOKEN_ALGORITHM],
+          allowedIss: this.settings.issuer,
+          allowedAud: this.settings.audience,
+          requiredClaims: REQUIRED_CLAIMS,
+          clockTolerance: this.settings.clockToleranceSeconds * 1000,
+        }) as Verify,
+      );
+    }
+    this.verifiers = next;
+  }
+
+  get keyIds(): string[] {
+    return [...this.verifiers.keys()];
+  }
+
+  verify(token: string, expected: TokenType): TokenClaims {
+    const header = decodeHeader(token);
+    if (header.alg !== TOKEN_ALGORITHM) throw invalid();
+    if (header.typ === TOKEN_HEADER_TYPES[OTHER[expected]]) {
+      throw invalid(`An ${OTHER[expected]} token was sent where ${expected === 'access' ? 'an access' : 'a refresh'} token is expected`);
+    }
+    if (header.typ !== TOKEN_HEADER_TYPES[expected]) throw invalid();
+    if (typeof header.kid !== 'string') throw invalid();
+    const verify = this.verifiers.get(header.kid);
+    if (!verify) throw new UnknownKeyIdError(header.kid);
+
+    let claims: Record<string, unknown>;
+    try {
+      claims = verify(token);
+    } catch (err) {
+      if (err instanceof TokenError && err.code === TokenError.codes.expired) throw new AppError('TOKEN_EXPIRED');
+      throw invalid();
+    }
+    if (
+      claims.typ !== expected ||
+      typeof claims.sub !== 'string' ||
+      !E164.test(claims.sub) ||
+      typeof claims.jti !== 'string' ||
+      claims.jti.length === 0 ||
+      typeof claims.sid !== 'string' ||
+      claims.sid.length === 0 ||
+      typeof claims.iat !== 'number' ||
+      typeof claims.exp !== 'number'
+    ) {
+      throw invalid();
+    }
+    return claims as unknown as TokenClaims;
+  }
+}

@@ -1,3 +1,5 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { call, latestCode, login, newPhoneNumber } from './support/client.ts';
 import { describeEachMode } from './support/modes.ts';
@@ -83,7 +85,7 @@ await describeEachMode('phone login end to end', (mode) => {
     expect(expired.body.code).toBe('VERIFICATION_EXPIRED');
   });
 
-  it('rotates the refresh token; a reused one kills its session', async () => {
+  it('rotates the refresh token; a retry gets the same pair; an older one kills its session', async () => {
     const { tokens } = await login(system);
     const refreshed = await call(system, 'POST', '/api/auth/refresh', { token: tokens.refresh_token });
     expect(refreshed.status).toBe(200);
@@ -91,14 +93,51 @@ await describeEachMode('phone login end to end', (mode) => {
     expect(refreshed.body.refresh_token).not.toBe(tokens.refresh_token);
     expect((await call(system, 'GET', '/api/auth/protected', { token: refreshed.body.access_token })).status).toBe(200);
 
+    // A retry (the answer was lost) within the reuse interval: the same pair, the session lives.
+    const retried = await call(system, 'POST', '/api/auth/refresh', { token: tokens.refresh_token });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toEqual(refreshed.body);
+    const next = await call(system, 'POST', '/api/auth/refresh', { token: refreshed.body.refresh_token });
+    expect(next.status).toBe(200);
+
+    // The first token is now two rotations old: reuse.
     const reused = await call(system, 'POST', '/api/auth/refresh', { token: tokens.refresh_token });
     expect(reused.status).toBe(401);
     expect(reused.body.code).toBe('REFRESH_TOKEN_REUSED');
     // The whole session is gone: the new access token and the new refresh token too.
-    const after = await call(system, 'GET', '/api/auth/protected', { token: refreshed.body.access_token });
+    const after = await call(system, 'GET', '/api/auth/protected', { token: next.body.access_token });
     expect(after.status).toBe(401);
     expect(after.body.code).toBe('TOKEN_REVOKED');
-    expect((await call(system, 'POST', '/api/auth/refresh', { token: refreshed.body.refresh_token })).body.code).toBe('TOKEN_REVOKED');
+    expect((await call(system, 'POST', '/api/auth/refresh', { token: next.body.refresh_token })).body.code).toBe('TOKEN_REVOKED');
+  });
+
+  it('answers 20 concurrent refreshes of one token with one pair and keeps the session', async () => {
+    const { tokens } = await login(system);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => call(system, 'POST', '/api/auth/refresh', { token: tokens.refresh_token })));
+    for (const r of replies) {
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body).toEqual(replies[0]!.body);
+    }
+    expect((await call(system, 'GET', '/api/auth/protected', { token: replies[0]!.body.access_token })).status).toBe(200);
+    expect((await call(system, 'POST', '/api/auth/refresh', { token: replies[0]!.body.refresh_token })).status).toBe(200);
+  });
+
+  it('publishes a JWKS that a standard JOSE library verifies access tokens with', async () => {
+    const { phone, tokens } = await login(system);
+    const jwks = createRemoteJWKSet(new URL(`${system.url}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: 'phone-login',
+      audience: 'phone-login-api',
+      typ: 'at+jwt',
+      algorithms: ['EdDSA'],
+    });
+    expect(payload).toMatchObject({ sub: phone, typ: 'access' });
+    expect(protectedHeader.kid).toEqual(expect.any(String));
+    // A refresh token is not an access token, for a third party either.
+    await expect(jwtVerify(tokens.refresh_token, jwks, { typ: 'at+jwt' })).rejects.toThrow();
+    const res = await fetch(`${system.url}/.well-known/jwks.json`);
+    expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    expect(JSON.stringify(await res.json())).not.toMatch(/"d"/);
   });
 
   it('logout revokes this session only; logout-all revokes every session of the number', async () => {
@@ -147,6 +186,23 @@ await describeEachMode('phone login end to end', (mode) => {
       expect(res.body.code).toBe('TOKEN_INVALID');
     }
   }, 60_000);
+
+  it.skipIf(mode === 'embedded')('fails closed when Redis lost its data: tokens of sessions it no longer knows are refused', async () => {
+    const { tokens } = await login(system);
+    const { sid } = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as { sid: string };
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const keys = await redis.keys(`e2e:*:session:${sid}`);
+      expect(keys).toHaveLength(1);
+      await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    const res = await call(system, 'GET', '/api/auth/protected', { token: tokens.access_token });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('TOKEN_REVOKED');
+    expect((await call(system, 'POST', '/api/auth/refresh', { token: tokens.refresh_token })).body.code).toBe('TOKEN_REVOKED');
+  });
 
   it.skipIf(mode === 'embedded')('fails closed with a fast 503 when Redis is unreachable, and recovers', async () => {
     const { tokens } = await login(system);

@@ -1,6 +1,6 @@
 // Starts the whole system for the end-to-end suite, in either run mode, behind the same interface.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { connect as natsConnect } from 'nats';
 import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,7 @@ export async function startSystem(mode: Mode): Promise<System> {
 async function startEmbeddedSystem(): Promise<System> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
   delete env.REDIS_URL;
-  delete env.JWT_SECRET;
+  delete env.JWT_PRIVATE_KEYS;
   let system = await startEmbedded(env);
   const handle: System = {
     mode: 'embedded',
@@ -143,7 +143,6 @@ async function startDistributedSystem(): Promise<System> {
     NATS_SUBJECT_PREFIX: `e2e-${run}.`,
     REDIS_URL,
     REDIS_KEY_PREFIX: `e2e:${run}:`,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
     TWILIO_VERIFY_BASE_URL: `http://127.0.0.1:${twilioPort}`,
     // Every request of the suite comes from 127.0.0.1.
     RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
@@ -157,7 +156,13 @@ async function startDistributedSystem(): Promise<System> {
   );
   const twilio = new ServiceProcess('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `http://127.0.0.1:${twilioPort}/health`);
   const services: Record<ServiceName, ServiceProcess> = {
-    'token-service': new ServiceProcess('token-service', 'services/token-service', { ...common, PORT: String(tokenPort) }, `http://127.0.0.1:${tokenPort}/ready`),
+    // Only token-service holds the private key; the gateway fetches the public keys from it.
+    'token-service': new ServiceProcess(
+      'token-service',
+      'services/token-service',
+      { ...common, PORT: String(tokenPort), JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }) },
+      `http://127.0.0.1:${tokenPort}/ready`,
+    ),
     'plaid-service': new ServiceProcess(
       'plaid-service',
       'services/plaid-service',

@@ -59,18 +59,29 @@ export const CommonEnv = {
   HOST: Type.String({ default: '0.0.0.0', description: 'interface to listen on' }),
 } satisfies TProperties;
 
-const MIN_SECRET_LENGTH = 32;
+/** What every verifier of our tokens checks (the gateway, token-service). */
+export const TokenVerificationEnv = {
+  JWT_ISSUER: Type.String({ default: 'phone-login', minLength: 1, description: 'the `iss` of every token' }),
+  JWT_AUDIENCE: Type.String({ default: 'phone-login-api', minLength: 1, description: 'the `aud` of every token' }),
+  JWT_CLOCK_TOLERANCE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'accepted clock difference when checking exp, in seconds' }),
+} satisfies TProperties;
 
-/** JWT settings shared by the gateway (verifies) and token-service (signs). */
+/** token-service's token settings; the private keys are parsed by its config. */
 export const JwtEnv = {
-  JWT_SECRET: Type.String({
-    minLength: MIN_SECRET_LENGTH,
-    description: `HS256 signing secret shared by gateway and token-service, at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 48\`)`,
+  ...TokenVerificationEnv,
+  JWT_PRIVATE_KEYS: Type.String({
+    minLength: 1,
+    description: 'JWK Set of Ed25519 signing keys, from `npm run keys:generate` (token-service only)',
   }),
-  JWT_ISSUER: Type.String({ default: 'phone-login', minLength: 1 }),
-  JWT_AUDIENCE: Type.String({ default: 'phone-login-api', minLength: 1 }),
+  JWT_SIGNING_KEY_ID: Type.Optional(Type.String({ minLength: 1, description: 'kid of the key that signs (default: the first private key of JWT_PRIVATE_KEYS)' })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 86_400, description: 'access token lifetime, default 24 h' }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 2_592_000, description: 'refresh token lifetime, default 30 days' }),
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 60,
+    default: 10,
+    description: 'how long the previous refresh token still gets the same new pair back (retries, concurrent tabs); 0 disables',
+  }),
 } satisfies TProperties;
 
 export type JwtSettings = Static<TObject<typeof JwtEnv>>;

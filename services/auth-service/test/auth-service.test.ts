@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
@@ -10,7 +11,15 @@ import { buildAuthService } from '../src/app.ts';
 import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from '../src/config.ts';
 import { mapTwilioError } from '../src/twilio-verify.ts';
 
-const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
+const jwt = {
+  JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }),
+  JWT_ISSUER: 'i',
+  JWT_AUDIENCE: 'a',
+  JWT_CLOCK_TOLERANCE_SECONDS: 5,
+  ACCESS_TOKEN_TTL_SECONDS: 600,
+  REFRESH_TOKEN_TTL_SECONDS: 3600,
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
+};
 const baseEnv = { NODE_ENV: 'development' as const, TWILIO_TIMEOUT_MS: 2_000, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false };
 
 function restException(status: number, code: number, message = 'x') {

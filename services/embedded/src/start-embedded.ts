@@ -1,7 +1,6 @@
 // The embedded default: every service in one process over the in-process bus, in-memory stores
 // (or Redis when REDIS_URL is set), and the emulators on loopback. Same service code as in
 // production; only the adapters differ.
-import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import pino, { type Logger } from 'pino';
 import type { Redis } from 'ioredis';
@@ -12,7 +11,8 @@ import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
 import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
 import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, RedisPlaidStore, RedisSessionStore, RedisVerificationLog } from '@repo/stores';
-import { buildTokenService } from '@repo/token-service';
+import { buildTokenService, keySetFrom } from '@repo/token-service';
+import { generatePrivateJwk } from '@repo/tokens';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 
 const EmbeddedEnv = Type.Object({
@@ -53,14 +53,15 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const config = parseEnv(EmbeddedEnv, env);
   const log = pino(loggerOptions('embedded', config.LOG_LEVEL));
 
-  // Without a configured secret, tokens are signed with a per-process one: a restart ends every
-  // session, which is what in-memory revocations need to stay safe.
-  const secret = env.JWT_SECRET || randomBytes(48).toString('base64url');
-  if (env.JWT_SECRET && !config.REDIS_URL) {
-    log.warn('JWT_SECRET is set but REDIS_URL is not: revocations are kept in memory and forgotten on restart');
+  // Without configured keys, tokens are signed with a per-process key: a restart ends every
+  // session, as the in-memory sessions are gone too.
+  const privateKeys = env.JWT_PRIVATE_KEYS || JSON.stringify({ keys: [generatePrivateJwk()] });
+  if (env.JWT_PRIVATE_KEYS && !config.REDIS_URL) {
+    log.warn('JWT_PRIVATE_KEYS is set but REDIS_URL is not: sessions are kept in memory, so a restart still logs everyone out');
   }
-  const jwt = parseEnv(Type.Object(JwtEnv), { ...env, JWT_SECRET: secret });
-  const gatewaySettings = parseEnv(GatewayEnv, { ...env, JWT_SECRET: secret });
+  const jwt = parseEnv(Type.Object(JwtEnv), { ...env, JWT_PRIVATE_KEYS: privateKeys });
+  keySetFrom(jwt);
+  const gatewaySettings = parseEnv(GatewayEnv, env);
   const authSettings = resolveAuthSettings(parseEnv(AuthEnv, env));
   const plaidSettings = resolvePlaidSettings(parseEnv(PlaidEnv, env));
   if (plaidSettings.tokenKeyIsEphemeral && config.REDIS_URL) {

@@ -12,6 +12,7 @@ import swagger from './plugins/external/swagger.ts';
 import authRoutes from './routes/auth/index.ts';
 import healthRoutes from './routes/health/index.ts';
 import plaidRoutes from './routes/plaid/index.ts';
+import wellKnownRoutes from './routes/well-known/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,15 +53,17 @@ export async function buildGateway(deps: GatewayDeps) {
   await app.register(swagger);
   await app.register(rateLimit, { perIpPerMinute: deps.settings.RATE_LIMIT_PER_IP_PER_MINUTE, redis: deps.redis });
   await app.register(authenticate, {
-    secret: deps.settings.JWT_SECRET,
+    bus: deps.bus,
+    sessions: deps.sessions,
     issuer: deps.settings.JWT_ISSUER,
     audience: deps.settings.JWT_AUDIENCE,
-    sessions: deps.sessions,
+    clockToleranceSeconds: deps.settings.JWT_CLOCK_TOLERANCE_SECONDS,
   });
 
   await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(plaidRoutes, { prefix: '/api/plaid' });
+  await app.register(wellKnownRoutes, { prefix: '/.well-known' });
   return app;
 }
 

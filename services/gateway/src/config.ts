@@ -1,13 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonEnv, JwtEnv, LogLevel, NodeEnv, Port, parseEnv } from '@repo/runtime';
+import { CommonEnv, LogLevel, NodeEnv, Port, TokenVerificationEnv, parseEnv } from '@repo/runtime';
 
 /** What the gateway needs, whichever way it runs. */
 export const GatewayEnv = Type.Object({
   NODE_ENV: NodeEnv,
   LOG_LEVEL: LogLevel,
-  JWT_SECRET: JwtEnv.JWT_SECRET,
-  JWT_ISSUER: JwtEnv.JWT_ISSUER,
-  JWT_AUDIENCE: JwtEnv.JWT_AUDIENCE,
+  ...TokenVerificationEnv,
   BUS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'how long the gateway waits for a service, in ms' }),
   RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 120, description: 'requests per minute per client IP' }),
   SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: Type.Integer({ minimum: 1, default: 10, description: 'codes sent to one phone number per hour' }),

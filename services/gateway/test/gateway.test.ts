@@ -1,21 +1,23 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSigner } from 'fast-jwt';
 import { Redis } from 'ioredis';
 import { InProcessBus } from '@repo/bus';
 import { TokenSubjects } from '@repo/contracts';
 import { MemorySessionStore, RedisSessionStore } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
+import { generatePrivateJwk } from '@repo/tokens';
 import { buildGateway } from '../src/app.ts';
 
+const signingKey = generatePrivateJwk();
+const verification = { JWT_ISSUER: 'phone-login', JWT_AUDIENCE: 'phone-login-api', JWT_CLOCK_TOLERANCE_SECONDS: 5 };
 const jwt = {
-  JWT_SECRET: 'g'.repeat(40),
-  JWT_ISSUER: 'phone-login',
-  JWT_AUDIENCE: 'phone-login-api',
+  ...verification,
+  JWT_PRIVATE_KEYS: JSON.stringify({ keys: [signingKey] }),
   ACCESS_TOKEN_TTL_SECONDS: 900,
   REFRESH_TOKEN_TTL_SECONDS: 3600,
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
 };
-const settings = { ...jwt, NODE_ENV: 'test' as const, LOG_LEVEL: 'silent', BUS_TIMEOUT_MS: 2_000, TRUST_PROXY: false, RATE_LIMIT_PER_IP_PER_MINUTE: 1_000, SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3 };
+const settings = { ...verification, NODE_ENV: 'test' as const, LOG_LEVEL: 'silent', BUS_TIMEOUT_MS: 2_000, TRUST_PROXY: false, RATE_LIMIT_PER_IP_PER_MINUTE: 1_000, SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3 };
 const PHONE = '+14155552671';
 
 const bus = new InProcessBus();
@@ -34,6 +36,14 @@ afterAll(async () => {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const ourKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: signingKey.x, d: signingKey.d }, format: 'jwk' });
+/** Signs any header and claims with an Ed25519 key (ours, to test claim checks; another, to forge). */
+function ed25519Token(header: Record<string, unknown>, claims: Record<string, unknown>, key: KeyObject = ourKey): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${edSign(null, Buffer.from(input), key).toString('base64url')}`;
+}
+const partOf = (token: string, i: 0 | 1) => JSON.parse(Buffer.from(token.split('.')[i]!, 'base64url').toString()) as Record<string, unknown>;
+
 
 describe('input validation', () => {
   it('rejects a malformed phone number with INVALID_PHONE_NUMBER', async () => {
@@ -92,17 +102,24 @@ describe('protected routes', () => {
     expect(res.headers['x-request-id']).toBe('abc-123');
   });
 
-  it('refuses no token, a refresh token, alg none, a wrong key and a wrong audience', async () => {
+  it('refuses no token, a refresh token, alg none, HS256, another key, a wrong audience, expired', async () => {
     const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
-    const claims = JSON.parse(Buffer.from(pair.access_token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+    const claims = partOf(pair.access_token, 1);
+    const header = partOf(pair.access_token, 0);
+    const head = `${b64({ ...header, alg: 'HS256' })}.${b64(claims)}`;
+    const now = Math.floor(Date.now() / 1000);
     const cases: Array<[string, Record<string, string>, string]> = [
       ['none', {}, 'TOKEN_MISSING'],
+      ['not bearer', { authorization: `Basic ${pair.access_token}` }, 'TOKEN_MISSING'],
       ['refresh token', bearer(pair.refresh_token), 'TOKEN_INVALID'],
-      ['alg none', bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`), 'TOKEN_INVALID'],
-      ['wrong key', bearer(`${head}.${createHmac('sha256', 'x'.repeat(40)).update(head).digest('base64url')}`), 'TOKEN_INVALID'],
-      ['wrong audience', bearer(createSigner({ key: jwt.JWT_SECRET })({ ...claims, aud: 'other' })), 'TOKEN_INVALID'],
-      ['expired', bearer(createSigner({ key: jwt.JWT_SECRET })({ ...claims, iat: 1000, exp: 2000 })), 'TOKEN_EXPIRED'],
+      ['alg none', bearer(`${b64({ ...header, alg: 'none' })}.${b64(claims)}.`), 'TOKEN_INVALID'],
+      ['HS256 with the public key', bearer(`${head}.${createHmac('sha256', signingKey.x).update(head).digest('base64url')}`), 'TOKEN_INVALID'],
+      ['another key under our kid', bearer(ed25519Token(header, claims, generateKeyPairSync('ed25519').privateKey)), 'TOKEN_INVALID'],
+      ['unknown kid', bearer(ed25519Token({ ...header, kid: 'forged' }, claims, generateKeyPairSync('ed25519').privateKey)), 'TOKEN_INVALID'],
+      ['wrong audience', bearer(ed25519Token(header, { ...claims, aud: 'other' })), 'TOKEN_INVALID'],
+      ['no issuer', bearer(ed25519Token(header, { ...claims, iss: undefined })), 'TOKEN_INVALID'],
+      ['typ JWT', bearer(ed25519Token({ ...header, typ: 'JWT' }, claims)), 'TOKEN_INVALID'],
+      ['expired', bearer(ed25519Token(header, { ...claims, iat: now - 1000, exp: now - 100 })), 'TOKEN_EXPIRED'],
       ['garbage', bearer('garbage'), 'TOKEN_INVALID'],
     ];
     for (const [name, headers, code] of cases) {
@@ -110,6 +127,28 @@ describe('protected routes', () => {
       expect(res.statusCode, name).toBe(401);
       expect(res.json().code, name).toBe(code);
     }
+    const refreshAsAccess = await app.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(pair.refresh_token) });
+    expect(refreshAsAccess.json().message).toMatch(/refresh token was sent where an access token is expected/);
+  });
+
+  it('publishes the verification keys as a cacheable JWKS, without private parts', async () => {
+    const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('public, max-age=300');
+    expect(res.json()).toEqual({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: signingKey.x, kid: signingKey.kid, alg: 'EdDSA', use: 'sig' }] });
+    expect(res.body).not.toContain(signingKey.d);
+  });
+
+  it('logout-all ends every session of the number, and a later login works', async () => {
+    const a = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+    const b = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+    const res = await app.inject({ method: 'DELETE', url: '/api/auth/logout-all', headers: bearer(a.access_token) });
+    expect(res.json()).toEqual({ message: `Successfully logged out from all devices for ${PHONE}` });
+    for (const t of [a.access_token, b.access_token]) {
+      expect((await app.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(t) })).json().code).toBe('TOKEN_REVOKED');
+    }
+    const c = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+    expect((await app.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(c.access_token) })).statusCode).toBe(200);
   });
 
   it('logout revokes the session: its access and refresh tokens die, other sessions live', async () => {
@@ -127,11 +166,13 @@ describe('protected routes', () => {
     expect(otherRes.statusCode).toBe(200);
   });
 
-  it('refresh takes the token from the header or the body, and a replay is REFRESH_TOKEN_REUSED', async () => {
+  it('refresh takes the token from the header or the body; a retry gets the same pair; an older token is REFRESH_TOKEN_REUSED', async () => {
     const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
     const first = await app.inject({ method: 'POST', url: '/api/auth/refresh', headers: bearer(pair.refresh_token) });
     expect(first.statusCode, first.body).toBe(200);
     expect(Object.keys(first.json()).sort()).toEqual(['access_token', 'refresh_token', 'token_type']);
+    const retry = await app.inject({ method: 'POST', url: '/api/auth/refresh', headers: bearer(pair.refresh_token) });
+    expect(retry.json()).toEqual(first.json());
     const second = await app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh_token: first.json().refresh_token } });
     expect(second.statusCode).toBe(200);
     const replay = await app.inject({ method: 'POST', url: '/api/auth/refresh', headers: bearer(pair.refresh_token) });
@@ -139,6 +180,18 @@ describe('protected routes', () => {
     expect(replay.json().code).toBe('REFRESH_TOKEN_REUSED');
     const missing = await app.inject({ method: 'POST', url: '/api/auth/refresh' });
     expect(missing.json().code).toBe('TOKEN_MISSING');
+  });
+});
+
+describe('when token-service cannot answer', () => {
+  it('answers protected routes 503 fast while the verification keys were never loaded', async () => {
+    const gateway = await buildGateway({ settings, bus: new InProcessBus(), sessions });
+    const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+    const res = await gateway.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(pair.access_token) });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().code).toBe('SERVICE_UNAVAILABLE');
+    expect((await gateway.inject({ method: 'GET', url: '/.well-known/jwks.json' })).statusCode).toBe(503);
+    await gateway.close();
   });
 });
 

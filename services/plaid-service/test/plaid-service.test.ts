@@ -1,6 +1,7 @@
 // End to end through the real gateway: token-service and plaid-service on an in-process bus with
 // memory stores, the real plaid SDK against the Plaid emulator on loopback.
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
 import { InProcessBus } from '@repo/bus';
@@ -8,7 +9,7 @@ import { TokenSubjects } from '@repo/contracts';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import pino from 'pino';
-import { createRedis, loggerOptions, parseEnv, waitForRedis } from '@repo/runtime';
+import { createRedis, JwtEnv, loggerOptions, parseEnv, waitForRedis } from '@repo/runtime';
 import { MemoryPlaidStore, MemorySessionStore, RedisPlaidStore, type PlaidStore } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
@@ -35,7 +36,7 @@ async function plaidStore(kind: 'memory' | 'redis'): Promise<{ store: PlaidStore
   };
 }
 
-const JWT = { JWT_SECRET: 'p'.repeat(40) };
+const JWT = { JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }) };
 const ALICE = '+14155552671';
 const BOB = '+14155552672';
 
@@ -50,8 +51,8 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
   const bus = new InProcessBus();
   const sessions = new MemorySessionStore();
   const { store, drop } = await plaidStore(options.store ?? 'memory');
-  const jwt = parseEnv(GatewayEnv, { ...JWT, RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
-  const tokenService = await buildTokenService({ jwt: { ...jwt, ACCESS_TOKEN_TTL_SECONDS: 900, REFRESH_TOKEN_TTL_SECONDS: 3600 }, bus, sessions });
+  const jwt = parseEnv(GatewayEnv, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
+  const tokenService = await buildTokenService({ jwt: parseEnv(Type.Object(JwtEnv), { ...JWT, ACCESS_TOKEN_TTL_SECONDS: '900', REFRESH_TOKEN_TTL_SECONDS: '3600' }), bus, sessions });
   const gateway = await buildGateway({ settings: jwt, bus, sessions, logger });
   await gateway.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.server.address();

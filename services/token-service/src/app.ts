@@ -29,9 +29,10 @@ export async function buildTokenService(deps: TokenServiceDeps) {
         await issuer.revokeSession(sub, sid);
         return { revoked: true as const };
       }),
+      handle(TokenSubjects.publicKeys, async () => issuer.publicKeys()),
       handle(TokenSubjects.revokeSubject, async ({ sub }) => ({ revoked_sessions: await issuer.revokeSubject(sub) })),
     ],
   });
 }
 
-export { TokenServiceEnv } from './config.ts';
+export { keySetFrom, TokenServiceEnv } from './config.ts';

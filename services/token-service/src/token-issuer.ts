@@ -1,86 +1,86 @@
 import { randomUUID } from 'node:crypto';
-import { createSigner, createVerifier, TokenError } from 'fast-jwt';
-import { AppError, TOKEN_ALGORITHM, type TokenClaims, type TokenPair, type TokenType } from '@repo/contracts';
+import { AppError, type Jwks, type TokenClaims, type TokenPair, type TokenType } from '@repo/contracts';
 import type { JwtSettings } from '@repo/runtime';
 import type { SessionStore } from '@repo/stores';
-
-type Signer = (payload: Record<string, unknown>) => string;
+import { publicJwks, TokenSigner, TokenVerifier } from '@repo/tokens';
+import { keySetFrom } from './config.ts';
 
 /**
  * Issues, rotates and revokes token pairs. A pair belongs to a session (`sid`); the session
- * store holds the id of the one refresh token that may still be used.
+ * store holds the id of the one refresh token that may be used next, and the pair it was last
+ * rotated into, so a retried refresh gets the same answer instead of killing the session.
  */
 export class TokenIssuer {
-  private readonly signAccess: Signer;
-  private readonly signRefresh: Signer;
-  private readonly verify: (token: string) => TokenClaims;
-  /** Revocations must outlive every token of the session they kill. */
-  private readonly revokeTtl: number;
+  private readonly signer: TokenSigner;
+  private readonly verifier: TokenVerifier;
+  private readonly jwks: Jwks;
+  /** A session lives as long as its longest-lived token. */
+  private readonly sessionTtl: number;
 
   constructor(
     private readonly settings: JwtSettings,
     private readonly sessions: SessionStore,
   ) {
-    const common = { key: settings.JWT_SECRET, algorithm: TOKEN_ALGORITHM, iss: settings.JWT_ISSUER, aud: settings.JWT_AUDIENCE } as const;
-    this.signAccess = createSigner({ ...common, expiresIn: settings.ACCESS_TOKEN_TTL_SECONDS * 1000 });
-    this.signRefresh = createSigner({ ...common, expiresIn: settings.REFRESH_TOKEN_TTL_SECONDS * 1000 });
-    this.verify = createVerifier({
-      key: settings.JWT_SECRET,
-      algorithms: [TOKEN_ALGORITHM],
-      allowedIss: settings.JWT_ISSUER,
-      allowedAud: settings.JWT_AUDIENCE,
-      requiredClaims: ['sub', 'typ', 'jti', 'sid', 'iat', 'exp'],
+    const keys = keySetFrom(settings);
+    this.signer = new TokenSigner(keys, {
+      issuer: settings.JWT_ISSUER,
+      audience: settings.JWT_AUDIENCE,
+      accessTtlSeconds: settings.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: settings.REFRESH_TOKEN_TTL_SECONDS,
     });
-    this.revokeTtl = Math.max(settings.ACCESS_TOKEN_TTL_SECONDS, settings.REFRESH_TOKEN_TTL_SECONDS);
+    this.jwks = publicJwks(keys);
+    this.verifier = new TokenVerifier(
+      { issuer: settings.JWT_ISSUER, audience: settings.JWT_AUDIENCE, clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE_SECONDS },
+      this.jwks,
+    );
+    this.sessionTtl = Math.max(settings.ACCESS_TOKEN_TTL_SECONDS, settings.REFRESH_TOKEN_TTL_SECONDS);
+  }
+
+  /** The public keys that verify our tokens (the gateway serves them as its JWKS). */
+  publicKeys(): Jwks {
+    return this.jwks;
   }
 
   async issuePair(phoneNumber: string): Promise<TokenPair> {
     const sid = randomUUID();
     const refreshJti = randomUUID();
-    await this.sessions.createSession({ sid, sub: phoneNumber, refreshJti }, this.settings.REFRESH_TOKEN_TTL_SECONDS);
-    return this.sign(phoneNumber, sid, refreshJti);
+    await this.sessions.createSession({ sid, sub: phoneNumber, refreshJti }, this.sessionTtl);
+    return this.signer.signPair(phoneNumber, sid, refreshJti);
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
     const claims = this.verifyToken(refreshToken, 'refresh');
-    const nextJti = randomUUID();
-    const outcome = await this.sessions.rotateRefresh(
+    const next = randomUUID();
+    // Signed before the swap, so the store can keep it for a retry of this same token.
+    const pair = this.signer.signPair(claims.sub, claims.sid, next);
+    const result = await this.sessions.rotateRefresh(
       { sid: claims.sid, sub: claims.sub, refreshJti: claims.jti },
-      nextJti,
-      this.settings.REFRESH_TOKEN_TTL_SECONDS,
-      this.revokeTtl,
+      { jti: next, pair },
+      this.sessionTtl,
+      this.settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
     );
-    if (outcome === 'reused') throw new AppError('REFRESH_TOKEN_REUSED');
-    if (outcome === 'missing') throw new AppError('TOKEN_REVOKED');
-    return this.sign(claims.sub, claims.sid, nextJti);
+    switch (result.outcome) {
+      case 'rotated':
+        return pair;
+      case 'replayed':
+        return result.pair;
+      case 'reused':
+        throw new AppError('REFRESH_TOKEN_REUSED');
+      case 'missing':
+        throw new AppError('TOKEN_REVOKED');
+    }
   }
 
   revokeSession(sub: string, sid: string): Promise<void> {
-    return this.sessions.revokeSession(sid, sub, this.revokeTtl);
+    return this.sessions.revokeSession(sid, sub);
   }
 
   revokeSubject(sub: string): Promise<number> {
-    return this.sessions.revokeSubject(sub, this.revokeTtl);
+    // The revoked-before mark must outlive every token issued until now, clock tolerance included.
+    return this.sessions.revokeSubject(sub, this.sessionTtl + this.settings.JWT_CLOCK_TOLERANCE_SECONDS);
   }
 
-  /** Verifies signature (pinned algorithm), issuer, audience, expiry and the token type. */
   verifyToken(token: string, expected: TokenType): TokenClaims {
-    let claims: TokenClaims;
-    try {
-      claims = this.verify(token);
-    } catch (err) {
-      if (err instanceof TokenError && err.code === TokenError.codes.expired) throw new AppError('TOKEN_EXPIRED');
-      throw new AppError('TOKEN_INVALID');
-    }
-    if (claims.typ !== expected) throw new AppError('TOKEN_INVALID', `Expected a ${expected} token`);
-    return claims;
-  }
-
-  private sign(sub: string, sid: string, refreshJti: string): TokenPair {
-    return {
-      access_token: this.signAccess({ sub, sid, typ: 'access', jti: randomUUID() }),
-      refresh_token: this.signRefresh({ sub, sid, typ: 'refresh', jti: refreshJti }),
-      token_type: 'Bearer',
-    };
+    return this.verifier.verify(token, expected);
   }
 }

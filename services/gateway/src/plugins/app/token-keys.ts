@@ -1,0 +1,74 @@
+import { AppError, TokenSubjects, type Jwks, type TokenClaims, type TokenType } from '@repo/contracts';
+import type { Bus, BusLogger } from '@repo/bus';
+import { TokenVerifier, UnknownKeyIdError, type VerifierSettings } from '@repo/tokens';
+
+// Keys change only on rotation: refetch in the background after this long...
+const REFRESH_AFTER_MS = 5 * 60_000;
+// ...or at once for a token with an unknown kid, but not more often than this (forged kids are free).
+const UNKNOWN_KID_REFRESH_EVERY_MS = 10_000;
+
+/**
+ * The public keys of token-service, fetched over the bus and cached, and the verifier built
+ * from them. The gateway holds no private key: it can check tokens, never mint one.
+ */
+export class TokenKeys {
+  private readonly verifier: TokenVerifier;
+  private jwks: Jwks | undefined;
+  private fetchedAt = 0;
+  private lastUnknownKidRefresh = 0;
+  private inflight: Promise<Jwks> | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    settings: VerifierSettings,
+    private readonly log: Pick<BusLogger, 'warn'>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.verifier = new TokenVerifier(settings);
+  }
+
+  /** The JWKS to publish; 503 only if it was never fetched and token-service cannot answer. */
+  async current(): Promise<Jwks> {
+    if (!this.jwks) return this.refresh();
+    this.refreshInBackgroundIfOld();
+    return this.jwks;
+  }
+
+  async verify(token: string, expected: TokenType): Promise<TokenClaims> {
+    if (!this.jwks) await this.refresh();
+    this.refreshInBackgroundIfOld();
+    try {
+      return this.verifier.verify(token, expected);
+    } catch (err) {
+      if (!(err instanceof UnknownKeyIdError) || this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
+      // Maybe a key added by a rotation since the last fetch.
+      this.lastUnknownKidRefresh = this.now();
+      await this.refresh().catch(() => undefined);
+      return this.verifier.verify(token, expected);
+    }
+  }
+
+  private refreshInBackgroundIfOld(): void {
+    if (this.now() - this.fetchedAt < REFRESH_AFTER_MS || this.inflight) return;
+    this.refresh().catch((err: unknown) => this.log.warn({ err }, 'could not refresh the token verification keys; using the cached ones'));
+  }
+
+  private refresh(): Promise<Jwks> {
+    this.inflight ??= this.bus
+      .request(TokenSubjects.publicKeys, {})
+      .then((jwks) => {
+        this.verifier.setKeys(jwks);
+        this.jwks = jwks;
+        this.fetchedAt = this.now();
+        return jwks;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof AppError) throw err;
+        throw new AppError('SERVICE_UNAVAILABLE', 'The token verification keys cannot be loaded', { cause: err, retryAfter: 1 });
+      })
+      .finally(() => {
+        this.inflight = undefined;
+      });
+    return this.inflight;
+  }
+}

@@ -22,63 +22,94 @@ export interface SyncOutcome {
 const MAX_PAGES = 1_000;
 const MAX_RESTARTS = 3;
 
+/** The changes of one sync loop, merged page by page (a later page wins over an earlier one). */
+class LoopChanges {
+  readonly upserts = new Map<string, PlaidTransaction>();
+  readonly removed = new Set<string>();
+  added = 0;
+  modified = 0;
+  removedCount = 0;
+  pages = 0;
+
+  constructor(private readonly itemId: string) {}
+
+  add(page: SyncResponse): void {
+    for (const t of [...page.added, ...page.modified]) {
+      this.upserts.set(t.transaction_id, toTransaction(t, this.itemId));
+      this.removed.delete(t.transaction_id);
+    }
+    for (const r of page.removed) {
+      this.upserts.delete(r.transaction_id);
+      this.removed.add(r.transaction_id);
+    }
+    this.added += page.added.length;
+    this.modified += page.modified.length;
+    this.removedCount += page.removed.length;
+    this.pages += 1;
+  }
+}
+
 /**
- * Brings an item's stored transactions up to date: pages through `/transactions/sync` from the
- * stored cursor while `has_more`, applying each page with its cursor atomically. The store refuses
- * a page whose starting cursor is no longer current, so two syncs of one item (a webhook and a
- * read) cannot interleave; the later one simply stops.
+ * Brings an item's stored transactions up to date, as Plaid documents it: pages through
+ * `/transactions/sync` from the stored cursor while `has_more`, keeping the pages in memory, and
+ * stores them with the final cursor in one atomic step once the loop is over. On
+ * `TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION` the pages are dropped and the loop restarts from
+ * its start cursor. The store refuses the result if the item's cursor is no longer the one the loop
+ * started from, so two syncs of one item (a webhook and a read) cannot interleave; the later one
+ * simply stops.
  *
  * Not ready yet (`PRODUCT_NOT_READY`, `transactions_update_status: NOT_READY`, or an empty first
  * page without a status) is an outcome, not an error.
  */
 export async function syncTransactions(store: PlaidStore, item: PlaidItemRecord, fetchPage: FetchSyncPage): Promise<SyncOutcome> {
-  const outcome: SyncOutcome = { status: item.transactions_ready ? 'ready' : 'not_ready', added: 0, modified: 0, removed: 0, pages: 0 };
-  let stored = item.cursor;
-  let from = item.cursor;
+  const start = item.cursor;
+  let changes = new LoopChanges(item.item_id);
+  let from = start;
   let restarts = 0;
   let ready = item.transactions_ready;
+  let last: SyncResponse;
   for (;;) {
     let page: SyncResponse;
     try {
       page = await fetchPage(from);
     } catch (err) {
       const code = plaidErrorOf(err)?.error_code;
-      if (code === 'PRODUCT_NOT_READY') return outcome;
-      // Plaid's advice: restart the whole loop from the cursor it started with.
+      if (code === 'PRODUCT_NOT_READY') return { status: item.transactions_ready ? 'ready' : 'not_ready', added: 0, modified: 0, removed: 0, pages: 0 };
+      // Plaid's advice: drop the loop's pages and restart from the cursor it started with.
       if (code === 'TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION' && restarts < MAX_RESTARTS) {
         restarts += 1;
-        from = item.cursor;
+        changes = new LoopChanges(item.item_id);
+        from = start;
+        ready = item.transactions_ready;
         continue;
       }
       throw err;
     }
     ready = ready || isReady(page);
-    const applied = await store.applySyncPage(item.item_id, stored, {
-      added: page.added.map((t) => toTransaction(t, item.item_id)),
-      modified: page.modified.map((t) => toTransaction(t, item.item_id)),
-      removed: page.removed.map((r) => r.transaction_id),
-      nextCursor: page.next_cursor,
-      transactionsReady: ready,
-    });
-    if (applied === 'missing') return { ...outcome, status: 'removed' };
-    if (applied === 'stale') {
-      // Someone else synced this item meanwhile: their view is as fresh as ours would be.
-      const current = await store.getItem(item.item_id);
-      return { ...outcome, status: !current ? 'removed' : current.transactions_ready ? 'ready' : 'not_ready' };
-    }
-    outcome.pages += 1;
-    outcome.added += page.added.length;
-    outcome.modified += page.modified.length;
-    outcome.removed += page.removed.length;
-    outcome.status = ready ? 'ready' : 'not_ready';
-    stored = page.next_cursor;
+    changes.add(page);
     from = page.next_cursor;
     if (!page.has_more) {
-      if (page.accounts && page.accounts.length > 0) await store.saveAccounts(item.item_id, page.accounts.map((a) => toAccount(a, item.item_id)));
-      return outcome;
+      last = page;
+      break;
     }
-    if (outcome.pages >= MAX_PAGES) throw new AppError('PLAID_ERROR', `Plaid kept answering has_more after ${MAX_PAGES} pages`);
+    if (changes.pages >= MAX_PAGES) throw new AppError('PLAID_ERROR', `Plaid kept answering has_more after ${MAX_PAGES} pages`);
   }
+
+  const applied = await store.applySyncPage(item.item_id, start, {
+    added: [...changes.upserts.values()],
+    modified: [],
+    removed: [...changes.removed],
+    nextCursor: last.next_cursor,
+    transactionsReady: ready,
+  });
+  if (applied === 'missing') return { status: 'removed', added: 0, modified: 0, removed: 0, pages: 0 };
+  if (applied === 'stale') {
+    // Someone else synced this item meanwhile: their view is as fresh as ours would be.
+    const current = await store.getItem(item.item_id);
+    return { status: !current ? 'removed' : current.transactions_ready ? 'ready' : 'not_ready', added: 0, modified: 0, removed: 0, pages: 0 };
+  }
+  if (last.accounts && last.accounts.length > 0) await store.saveAccounts(item.item_id, last.accounts.map((a) => toAccount(a, item.item_id)));
+  return { status: ready ? 'ready' : 'not_ready', added: changes.added, modified: changes.modified, removed: changes.removedCount, pages: changes.pages };
 
   function isReady(page: SyncResponse): boolean {
     const status = page.transactions_update_status;

@@ -51,7 +51,7 @@ const ids = async (store: MemoryPlaidStore) =>
   (await store.listTransactions([ITEM], { offset: 0, count: 100 })).transactions.map((t) => `${t.transaction_id}@${t.date}:${t.amount}`);
 
 describe('syncTransactions', () => {
-  it('pages through has_more and saves each cursor with its page', async () => {
+  it('pages through has_more and stores the pages with the final cursor only when the loop is over', async () => {
     const store = new MemoryPlaidStore();
     const plaid = plaidWith({
       '': syncPage({ next_cursor: 'c1', has_more: true, added: [plaidTxn('t1', '2024-01-01'), plaidTxn('t2', '2024-01-02')] }),
@@ -62,6 +62,30 @@ describe('syncTransactions', () => {
     expect(plaid.asked).toEqual(['', 'c1']);
     expect(await ids(store)).toEqual(['t3@2024-01-03:12.5', 't2@2024-01-02:12.5', 't1@2024-01-01:12.5']);
     expect(await store.getItem(ITEM)).toMatchObject({ cursor: 'c2', transactions_ready: true });
+  });
+
+  it('stores nothing of a loop that fails halfway: the next sync starts again from the stored cursor', async () => {
+    const store = new MemoryPlaidStore();
+    const plaid = plaidWith({
+      '': syncPage({ next_cursor: 'c1', has_more: true, added: [plaidTxn('t1', '2024-01-01')] }),
+      c1: plaidError('INTERNAL_SERVER_ERROR', 'API_ERROR'),
+    });
+    await expect(syncTransactions(store, await freshItem(store), plaid.fetch)).rejects.toBeDefined();
+    expect(await ids(store)).toEqual([]);
+    expect((await store.getItem(ITEM))?.cursor).toBe('');
+  });
+
+  it('merges the pages of one loop: a transaction added then removed leaves nothing, the last modification wins', async () => {
+    const store = new MemoryPlaidStore();
+    const plaid = plaidWith({
+      '': syncPage({ next_cursor: 'c1', has_more: true, added: [plaidTxn('pending-1', '2024-01-01'), plaidTxn('t2', '2024-01-02')] }),
+      c1: syncPage({ next_cursor: 'c2', has_more: true, modified: [plaidTxn('t2', '2024-01-02', 40)], removed: [{ transaction_id: 'pending-1', account_id: 'acc-1' }] }),
+      c2: syncPage({ next_cursor: 'c3', added: [plaidTxn('posted-1', '2024-01-03')] }),
+    });
+    const outcome = await syncTransactions(store, await freshItem(store), plaid.fetch);
+    expect(outcome).toMatchObject({ added: 3, modified: 1, removed: 1, pages: 3 });
+    expect(await ids(store)).toEqual(['posted-1@2024-01-03:12.5', 't2@2024-01-02:40']);
+    expect((await store.getItem(ITEM))?.cursor).toBe('c3');
   });
 
   it('a later sync fetches only the delta and applies modified and removed', async () => {

@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -6,5 +6,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // The suites start real processes and share this machine's NATS and Redis: one file at a time.
     fileParallelism: false,
+    // The fault-injection suite runs on its own: `pnpm --filter @repo/e2e test:faults`.
+    exclude: [...configDefaults.exclude, 'test/faults/**'],
   },
 });

@@ -1,10 +1,10 @@
 // Starts the whole system for the end-to-end suite, in either run mode, behind the same interface.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { connect as natsConnect } from 'nats';
 import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@repo/embedded';
+import { ConfiguredNatsServer, natsServerAvailable, type NatsUser } from './nats-server.ts';
 import { answers, freePort, waitFor } from './ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
@@ -26,18 +26,18 @@ export interface System {
   stop?(services: ServiceName[]): Promise<void>;
   /** Makes Redis unreachable for the gateway (distributed only). */
   redis?: { down(): Promise<void>; up(): Promise<void> };
+  /** The suite's own nats-server, run with deploy/nats/nats-server.conf (distributed only). */
+  nats?: { url: string; passwords: Record<NatsUser, string> };
   close(): Promise<void>;
 }
 
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** NATS and Redis answer on this machine; the distributed suite needs both. */
+/** nats-server is installed (the suite starts its own) and Redis answers on this machine. */
 export async function distributedDepsAvailable(): Promise<boolean> {
   try {
-    const nc = await natsConnect({ servers: NATS_URL, timeout: 1_000, reconnect: false });
-    await nc.close();
+    if (!(await natsServerAvailable())) return false;
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     await redis.connect();
     await redis.ping();
@@ -130,6 +130,7 @@ async function startDistributedSystem(): Promise<System> {
     freePort(),
     freePort(),
   ]);
+  const nats = await ConfiguredNatsServer.start();
   const redisTarget = new URL(REDIS_URL);
   const proxy = new TcpProxy(proxyPort, { host: redisTarget.hostname, port: Number(redisTarget.port || 6379) });
   await proxy.up();
@@ -139,8 +140,6 @@ async function startDistributedSystem(): Promise<System> {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
     HOST: '127.0.0.1',
-    NATS_URL,
-    NATS_SUBJECT_PREFIX: `e2e-${run}.`,
     REDIS_URL,
     REDIS_KEY_PREFIX: `e2e:${run}:`,
     TWILIO_VERIFY_BASE_URL: `http://127.0.0.1:${twilioPort}`,
@@ -160,7 +159,12 @@ async function startDistributedSystem(): Promise<System> {
     'token-service': new ServiceProcess(
       'token-service',
       'services/token-service',
-      { ...common, PORT: String(tokenPort), JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }) },
+      {
+        ...common,
+        ...nats.envFor('token-service'),
+        PORT: String(tokenPort),
+        JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }),
+      },
       `http://127.0.0.1:${tokenPort}/ready`,
     ),
     'plaid-service': new ServiceProcess(
@@ -168,6 +172,7 @@ async function startDistributedSystem(): Promise<System> {
       'services/plaid-service',
       {
         ...common,
+        ...nats.envFor('plaid-service'),
         PORT: String(plaidPort),
         PLAID_BASE_URL: plaidEmulatorUrl,
         PLAID_WEBHOOK_URL: `http://127.0.0.1:${gatewayPort}/api/plaid/webhook`,
@@ -175,13 +180,14 @@ async function startDistributedSystem(): Promise<System> {
       },
       `http://127.0.0.1:${plaidPort}/ready`,
     ),
-    'auth-service': new ServiceProcess('auth-service', 'services/auth-service', { ...common, PORT: String(authPort) }, `http://127.0.0.1:${authPort}/ready`),
+    'auth-service': new ServiceProcess('auth-service', 'services/auth-service', { ...common, ...nats.envFor('auth-service'), PORT: String(authPort) }, `http://127.0.0.1:${authPort}/ready`),
     // The gateway reaches Redis through the proxy, so a test can cut it off.
-    gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, PORT: String(gatewayPort), REDIS_URL: `redis://127.0.0.1:${proxyPort}` }, `http://127.0.0.1:${gatewayPort}/ready`),
+    gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, ...nats.envFor('gateway'), PORT: String(gatewayPort), SHUTDOWN_DRAIN_MS: '0', REDIS_URL: `redis://127.0.0.1:${proxyPort}` }, `http://127.0.0.1:${gatewayPort}/ready`),
   };
   const all = [twilio, plaidEmulator, ...Object.values(services)];
   const close = async () => {
     await Promise.all(all.map((p) => p.stop()));
+    await nats.stop();
     await proxy.down();
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`e2e:${run}:*`);
@@ -208,6 +214,7 @@ async function startDistributedSystem(): Promise<System> {
       for (const name of names) await services[name].stop();
     },
     redis: { down: () => proxy.down(), up: () => proxy.up() },
+    nats: { url: nats.url, passwords: nats.passwords },
     close,
   };
 }

@@ -9,13 +9,24 @@ export interface BusLogger {
 }
 
 export interface RequestOptions {
-  /** Carried in the `x-request-id` header so every hop logs the same id. */
+  /** Carried in the `x-request-id` header so every hop logs the same id; inside a handler, the handler's. */
   requestId?: string;
+  /** The total budget of this request, retries included. Inside a handler it never exceeds the time the handler has left. */
   timeoutMs?: number;
+  /**
+   * Safe to send twice (a read, a refresh within its reuse interval). The first attempt then gets a
+   * short timeout (`attemptTimeoutMs`) and, if it times out, one more attempt gets what is left of
+   * the budget: a replica that died with the request costs one short attempt, not the whole budget.
+   */
+  idempotent?: boolean;
+  /** Timeout of the first attempt of an idempotent request; defaults to the bus's. */
+  attemptTimeoutMs?: number;
 }
 
 export interface HandlerContext {
   requestId: string | undefined;
+  /** When the caller stops waiting (epoch ms); inner bus requests never wait longer. */
+  deadline: number;
   log: BusLogger;
 }
 
@@ -24,26 +35,41 @@ export interface EndpointHandler {
   handle(payload: unknown, ctx: HandlerContext): Promise<unknown>;
 }
 
-/** A running service on the bus; `stop()` stops taking requests (in-flight ones finish). */
+/** A running service on the bus. */
 export interface ServiceHandle {
+  /** Stops taking requests, then waits (bounded) for the handlers still running to answer. */
   stop(): Promise<void>;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  version: string;
+  log: BusLogger;
 }
 
 /**
  * Request/reply between services. Two transports implement it: NATS (distributed, queue groups so
  * N replicas share the load) and in-process (the embedded default). Both validate payloads against
- * the endpoint's schemas and carry errors as AppErrors.
+ * the endpoint's schemas, carry errors as AppErrors and carry each request's deadline to its handler.
  */
 export interface Bus {
   request<E extends Endpoint>(endpoint: E, payload: EndpointRequest<E>, options?: RequestOptions): Promise<EndpointResponse<E>>;
-  serve(service: { name: string; version: string; log: BusLogger }, handlers: EndpointHandler[]): Promise<ServiceHandle>;
-  /** Resolves when the transport is usable (readiness probes). */
+  /** Serves the handlers; on NATS, from the moment the connection is up (it may come later). */
+  serve(service: ServiceDefinition, handlers: EndpointHandler[]): Promise<ServiceHandle>;
+  /** Resolves when the transport is usable and this process takes requests (readiness probes); answers within about a second. */
   ping(): Promise<void>;
+  /** From now on `ping` fails (readiness turns 503) while requests keep working: the start of a graceful shutdown. */
+  announceShutdown(): void;
   close(): Promise<void>;
 }
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** Absolute deadline of a bus request, epoch milliseconds. */
+export const DEADLINE_HEADER = 'x-deadline';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
+/** How long a stopping service waits for its running handlers before it closes anyway. */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /** Binds a typed handler to an endpoint. */
 export function handle<E extends Endpoint>(

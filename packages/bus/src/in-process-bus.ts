@@ -1,43 +1,67 @@
 import { AppError, type Endpoint, type EndpointRequest, type EndpointResponse } from '@repo/contracts';
-import { DEFAULT_REQUEST_TIMEOUT_MS, type Bus, type BusLogger, type EndpointHandler, type RequestOptions, type ServiceHandle } from './bus.ts';
+import {
+  DEFAULT_ATTEMPT_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_STOP_TIMEOUT_MS,
+  type Bus,
+  type BusLogger,
+  type EndpointHandler,
+  type RequestOptions,
+  type ServiceDefinition,
+  type ServiceHandle,
+} from './bus.ts';
+import { unavailable, withinBudget, type Attempt } from './budget.ts';
 import { dispatch } from './dispatch.ts';
+import { InFlight } from './in-flight.ts';
 import { assertMatches } from './validation.ts';
 
 interface Registration {
   handler: EndpointHandler;
   log: BusLogger;
+  inFlight: InFlight;
+}
+
+export interface InProcessBusOptions {
+  requestTimeoutMs?: number;
+  attemptTimeoutMs?: number;
+  stopTimeoutMs?: number;
 }
 
 /**
  * The bus inside one process (the embedded default). It keeps NATS's semantics where they matter:
  * payloads cross as JSON (no shared object references), several registrations of a subject are
- * served round-robin like a queue group, nobody registered means "no responders" (503).
+ * served round-robin like a queue group, nobody registered means "no responders" (503), deadlines
+ * and budgets work the same way.
  */
 export class InProcessBus implements Bus {
   private readonly subjects = new Map<string, { registrations: Registration[]; next: number }>();
   private closed = false;
+  private shuttingDown = false;
+  private readonly defaults: { timeoutMs: number; attemptTimeoutMs: number };
+  private readonly stopTimeoutMs: number;
 
-  constructor(private readonly requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {}
+  constructor(options: InProcessBusOptions | number = {}) {
+    const o = typeof options === 'number' ? { requestTimeoutMs: options } : options;
+    this.defaults = { timeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, attemptTimeoutMs: o.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS };
+    this.stopTimeoutMs = o.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+  }
 
   async request<E extends Endpoint>(endpoint: E, payload: EndpointRequest<E>, options: RequestOptions = {}): Promise<EndpointResponse<E>> {
-    const registration = this.closed ? undefined : this.pick(endpoint.subject);
-    if (!registration) {
-      throw new AppError('SERVICE_UNAVAILABLE', `The service behind ${endpoint.subject.split('.')[0]} is unavailable: no instance is running`, {
-        retryAfter: 1,
-      });
-    }
-    const log = registration.log.child({ reqId: options.requestId, subject: endpoint.subject });
     const wire = JSON.parse(JSON.stringify(payload)) as unknown;
-    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    return withinBudget(endpoint.subject, options, this.defaults, (attempt) => this.attempt(endpoint, wire, attempt));
+  }
+
+  private async attempt<E extends Endpoint>(endpoint: E, wire: unknown, attempt: Attempt): Promise<EndpointResponse<E>> {
+    const registration = this.closed ? undefined : this.pick(endpoint.subject);
+    if (!registration) throw unavailable(endpoint.subject, 'no instance is running');
+    const log = registration.log.child({ reqId: attempt.requestId, subject: endpoint.subject });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError('SERVICE_UNAVAILABLE', `The service behind ${endpoint.subject.split('.')[0]} did not answer in time`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(unavailable(endpoint.subject, 'it did not answer in time', { retryable: true })), attempt.timeoutMs);
     });
     try {
-      const result = await Promise.race([dispatch(registration.handler, wire, { requestId: options.requestId, log }), timeout]);
+      const running = registration.inFlight.track(dispatch(registration.handler, wire, { requestId: attempt.requestId, deadline: attempt.deadline, log }));
+      const result = await Promise.race([running, timeout]);
       if (!result.ok) throw AppError.fromBody(result.error);
       const data = JSON.parse(JSON.stringify(result.data)) as unknown;
       assertMatches(endpoint.response, data, `reply from ${endpoint.subject}`, 'INTERNAL');
@@ -47,8 +71,9 @@ export class InProcessBus implements Bus {
     }
   }
 
-  async serve(service: { name: string; version: string; log: BusLogger }, handlers: EndpointHandler[]): Promise<ServiceHandle> {
-    const added: Array<[string, Registration]> = handlers.map((handler) => [handler.endpoint.subject, { handler, log: service.log }]);
+  async serve(service: ServiceDefinition, handlers: EndpointHandler[]): Promise<ServiceHandle> {
+    const inFlight = new InFlight();
+    const added: Array<[string, Registration]> = handlers.map((handler) => [handler.endpoint.subject, { handler, log: service.log, inFlight }]);
     for (const [subject, registration] of added) {
       const entry = this.subjects.get(subject) ?? { registrations: [], next: 0 };
       entry.registrations.push(registration);
@@ -60,12 +85,20 @@ export class InProcessBus implements Bus {
           const entry = this.subjects.get(subject);
           if (entry) entry.registrations = entry.registrations.filter((r) => r !== registration);
         }
+        if (!(await inFlight.settled(this.stopTimeoutMs))) {
+          service.log.warn({ running: inFlight.size }, `stopped ${service.name} with handlers still running`);
+        }
       },
     };
   }
 
   async ping(): Promise<void> {
     if (this.closed) throw new AppError('SERVICE_UNAVAILABLE', 'The in-process bus is closed');
+    if (this.shuttingDown) throw new AppError('SERVICE_UNAVAILABLE', 'Shutting down');
+  }
+
+  announceShutdown(): void {
+    this.shuttingDown = true;
   }
 
   async close(): Promise<void> {

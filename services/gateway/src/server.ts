@@ -1,14 +1,19 @@
-// Entry: the gateway as its own process on NATS + Redis.
+// Entry: the gateway as its own process on NATS + Redis. On SIGTERM it turns /ready to 503 and
+// keeps serving for SHUTDOWN_DRAIN_MS (default 5 s) while load balancers move traffic away, then
+// closes, finishing the requests in flight.
 import { loadConfigOrExit, runServiceProcess } from '@repo/runtime';
 import { RedisSessionStore } from '@repo/stores';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config.ts';
 
 const SERVICE_NAME = 'gateway';
+const DEFAULT_DRAIN_MS = 5_000;
+
 const config = loadConfigOrExit(SERVICE_NAME, loadConfig);
 await runServiceProcess({
   name: SERVICE_NAME,
   config,
   busTimeoutMs: config.BUS_TIMEOUT_MS,
+  defaultDrainMs: DEFAULT_DRAIN_MS,
   build: ({ bus, redis, log }) => buildGateway({ settings: config, bus, sessions: new RedisSessionStore(redis), redis, logger: log }),
 });

@@ -112,7 +112,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const token = bearerToken(request.headers.authorization) ?? request.body.refresh_token;
       if (!token) throw new AppError('TOKEN_MISSING', 'Send the refresh token as "Authorization: Bearer <refresh token>"');
-      const pair = await app.bus.request(TokenSubjects.refreshPair, { refresh_token: token }, opts(request));
+      // Idempotent: the same refresh token again within the reuse interval gets the same pair.
+      const pair = await app.bus.request(TokenSubjects.refreshPair, { refresh_token: token }, { ...opts(request), idempotent: true });
       return { access_token: pair.access_token, token_type: 'Bearer' as const, refresh_token: pair.refresh_token };
     },
   );

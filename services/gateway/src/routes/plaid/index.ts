@@ -20,15 +20,18 @@ import {
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
 const tags = ['plaid'];
-// Linking waits for Plaid (exchange, accounts, a first sync; signup also waits for transactions).
-const SLOW_TIMEOUT_MS = 30_000;
 
 /**
  * Bank linking through Plaid. Every route but the webhook acts for the token's phone number only;
  * plaid-service keeps the Plaid access tokens, so none of these answers can carry one.
  */
 const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const opts = (request: { id: string }, timeoutMs?: number) => ({ requestId: request.id, ...(timeoutMs ? { timeoutMs } : {}) });
+  // Every route gets the configured budget (BUS_TIMEOUT_MS), not more: linking waits for Plaid, and a
+  // client must still get an answer in that time. Reads may be sent twice: a first attempt of half
+  // the budget, then one more with what is left, so a replica that died costs half, not all.
+  const budgetMs = app.gatewaySettings.BUS_TIMEOUT_MS;
+  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: budgetMs });
+  const readOpts = (request: { id: string }) => ({ ...opts(request), idempotent: true, attemptTimeoutMs: Math.ceil(budgetMs / 2) });
 
   app.post(
     '/link-token',
@@ -52,7 +55,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) =>
-      app.bus.request(PlaidSubjects.exchangePublicToken, { user: request.user.sub, public_token: request.body.public_token }, opts(request, SLOW_TIMEOUT_MS)),
+      app.bus.request(PlaidSubjects.exchangePublicToken, { user: request.user.sub, public_token: request.body.public_token }, opts(request)),
   );
 
   app.get(
@@ -62,7 +65,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags, summary: 'Accounts of all linked banks (or of one item)', security: bearer, querystring: AccountsQuery, response: { 200: AccountsReply, ...errors } },
     },
     async (request) =>
-      app.bus.request(PlaidSubjects.listAccounts, { user: request.user.sub, ...(request.query.item_id ? { item_id: request.query.item_id } : {}) }, opts(request)),
+      app.bus.request(PlaidSubjects.listAccounts, { user: request.user.sub, ...(request.query.item_id ? { item_id: request.query.item_id } : {}) }, readOpts(request)),
   );
 
   app.get(
@@ -92,7 +95,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ...(q.offset !== undefined ? { offset: q.offset } : {}),
           ...(q.cursor ? { cursor: q.cursor } : {}),
         },
-        opts(request, SLOW_TIMEOUT_MS),
+        readOpts(request),
       );
     },
   );
@@ -115,7 +118,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result = await app.bus.request(
         PlaidSubjects.completeSignup,
         { user: request.user.sub, public_token: request.body.public_token },
-        opts(request, SLOW_TIMEOUT_MS),
+        opts(request),
       );
       if (result.transactions_status === 'not_ready') {
         reply.status(202);
@@ -132,7 +135,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags, summary: 'Unlink a bank (Plaid /item/remove) and delete its stored data', security: bearer, params: ItemParams, response: { 200: RemoveItemReply, ...errors } },
     },
     async (request) =>
-      app.bus.request(PlaidSubjects.removeItem, { user: request.user.sub, item_id: request.params.item_id }, opts(request, SLOW_TIMEOUT_MS)),
+      app.bus.request(PlaidSubjects.removeItem, { user: request.user.sub, item_id: request.params.item_id }, opts(request)),
   );
 
   app.post(
@@ -177,7 +180,7 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await webhook.bus.request(
           PlaidSubjects.receiveWebhook,
           { body: typeof request.body === 'string' ? request.body : '', ...(typeof header === 'string' ? { verification: header } : {}) },
-          opts(request, SLOW_TIMEOUT_MS),
+          opts(request),
         );
         return { received: true as const };
       },

@@ -48,6 +48,8 @@ export async function buildGateway(deps: GatewayDeps) {
     clientErrorHandler: onClientError,
     frameworkErrors: onFrameworkError,
     return503OnClosing: false,
+    // Node would answer a missing Host with an empty 400; the error handler answers it instead.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('bus', deps.bus);

@@ -95,6 +95,14 @@ describe('protocol errors in our shape', () => {
     expect(res.body).toEqual(shaped(400, 'MALFORMED_REQUEST'));
   });
 
+  it('answers an HTTP/1.1 request without Host with 400 MALFORMED_REQUEST (Node alone sends an empty body)', async () => {
+    const res = await raw(gateway.port, 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual(shaped(400, 'MALFORMED_REQUEST'));
+    const http10 = await raw(gateway.port, 'GET /health HTTP/1.0\r\n\r\n');
+    expect(http10.status).toBe(200);
+  });
+
   it('answers oversized headers with 431 REQUEST_HEADERS_TOO_LARGE', async () => {
     const res = await raw(gateway.port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expect(res.status).toBe(431);

@@ -67,7 +67,8 @@ export function onClientError(this: FastifyInstance, err: NodeJS.ErrnoException,
  * One error shape for every answer: `{statusCode, error, code, message}`. Known errors keep their
  * status and code; anything unexpected is a generic 500 whose details stay in the log. Also the
  * 404 (which never echoes the URL: it may carry a token) and the 503 sent while shutting down
- * (the app is built with `return503OnClosing: false` so this one answers instead of Fastify's).
+ * (the app is built with `return503OnClosing: false` so this one answers instead of Fastify's),
+ * and the 400 for an HTTP/1.1 request without Host (built with `requireHostHeader: false`).
  */
 export default fp(
   async (app) => {
@@ -85,10 +86,17 @@ export default fp(
     app.addHook('preClose', async () => {
       closing = true;
     });
-    app.addHook('onRequest', async (_request, reply) => {
-      if (!closing) return;
-      reply.header('connection', 'close');
-      return sendError(new AppError('SERVICE_UNAVAILABLE', 'This instance is shutting down; retry', { retryAfter: 1 }), reply);
+    app.addHook('onRequest', async (request, reply) => {
+      if (closing) {
+        reply.header('connection', 'close');
+        return sendError(new AppError('SERVICE_UNAVAILABLE', 'This instance is shutting down; retry', { retryAfter: 1 }), reply);
+      }
+      // HTTP/1.1 requires Host (RFC 9112 3.2); the app is built with Node's own check off.
+      if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+        reply.header('connection', 'close');
+        return sendError(new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header'), reply);
+      }
+      return undefined;
     });
   },
   { name: 'error-handler' },

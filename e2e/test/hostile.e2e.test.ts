@@ -11,6 +11,10 @@ import { Tally, type Answer, type Expectation } from './support/tally.ts';
 
 const MIN_REQUESTS = 600;
 const TOKEN_CODES = ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_MISSING'] as const;
+// Failed authentications count towards rate limits: a 429 is a refusal too, but only a few may
+// replace the 401 that proves the token itself was refused.
+const REFUSED_TOKEN: Expectation = { status: [401, 429], codes: [...TOKEN_CODES, 'RATE_LIMITED'] };
+const MAX_RATE_LIMITED_SHARE = 0.1;
 const WRONG_CODE_BODY = { message: 'Invalid verification code', authenticated: false, status: 'pending' };
 const PHONE = '+14155552671';
 
@@ -246,7 +250,7 @@ await describeEachMode('hostile input', (mode) => {
           ['DELETE', '/api/auth/logout'],
           ['POST', '/api/plaid/link-token'],
         ] as const) {
-          await probe(`authorization ${name} on ${path}`, method, path, { headers: { authorization: value } }, { status: 401, codes: TOKEN_CODES });
+          await probe(`authorization ${name} on ${path}`, method, path, { headers: { authorization: value } }, REFUSED_TOKEN);
         }
         await probe(`authorization ${name} on refresh`, 'POST', '/api/auth/refresh', { headers: { authorization: value } }, { status: [400, 401], codes: [...TOKEN_CODES, 'VALIDATION_ERROR'] });
       }
@@ -268,12 +272,14 @@ await describeEachMode('hostile input', (mode) => {
       ] as const;
       for (const [name, token] of forged) {
         for (const [method, path] of routes) {
-          await probe(`forgery "${name}" on ${method} ${path}`, method, path, { token }, { status: 401, codes: TOKEN_CODES });
+          await probe(`forgery "${name}" on ${method} ${path}`, method, path, { token }, REFUSED_TOKEN);
         }
       }
+      const limited = tally.answers.filter((a) => a.label.startsWith('forgery') && a.status === 429).length;
+      if (limited > forged.length * routes.length * MAX_RATE_LIMITED_SHARE) tally.failures.push(`${limited} forgeries were rate limited instead of refused as tokens`);
       // An access token (or a forgery) is never a refresh token.
       for (const [name, token] of [['the access token', user.tokens.access_token], ...forged.filter(([n]) => n !== 'the refresh token as an access token')]) {
-        await probe(`"${name}" as a refresh token`, 'POST', '/api/auth/refresh', { token }, { status: 401, codes: [...TOKEN_CODES, 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED'] });
+        await probe(`"${name}" as a refresh token`, 'POST', '/api/auth/refresh', { token }, { status: [401, 429], codes: [...TOKEN_CODES, 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED', 'RATE_LIMITED'] });
       }
       // None of that hurt the real session.
       await probe('the real token still works', 'GET', '/api/auth/protected', { token: user.tokens.access_token }, { status: 200 });

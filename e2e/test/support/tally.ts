@@ -48,10 +48,13 @@ export class Tally {
   serverErrors = 0;
   noAnswer = 0;
   readonly failures: string[] = [];
+  /** Every answer's label and status, for checks over a group. */
+  readonly answers: Array<{ label: string; status: number }> = [];
 
   /** Records one answer and checks it; returns whether it passed. */
   record(label: string, answer: Answer, expect: Expectation = {}): boolean {
     this.requests += 1;
+    this.answers.push({ label, status: answer.status });
     if (answer.status >= 400 && answer.status < 500) this.clientErrors += 1;
     if (answer.status >= 500) this.serverErrors += 1;
     if (answer.status === 0) this.noAnswer += 1;

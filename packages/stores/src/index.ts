@@ -6,3 +6,4 @@ export { ExpiringMap } from './expiring-map.ts';
 export { guardRedis, throwOnMultiError } from './redis-errors.ts';
 export { keys } from './keys.ts';
 export * from './plaid-store.ts';
+export * from './webhook-replay-store.ts';

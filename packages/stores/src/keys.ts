@@ -11,4 +11,5 @@ export const keys = {
   plaidItemAccounts: (itemId: string) => `plaid:item-accounts:${itemId}`,
   plaidItemTransactions: (itemId: string) => `plaid:item-txns:${itemId}`,
   plaidItemTransactionDates: (itemId: string) => `plaid:item-txn-dates:${itemId}`,
+  plaidWebhookSeen: (tokenDigest: string) => `plaid:webhook-seen:${tokenDigest}`,
 };

@@ -10,7 +10,7 @@ import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
 import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
-import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, RedisPlaidStore, RedisSessionStore, RedisVerificationLog } from '@repo/stores';
+import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, MemoryWebhookReplayStore, RedisPlaidStore, RedisSessionStore, RedisVerificationLog, RedisWebhookReplayStore } from '@repo/stores';
 import { buildTokenService, keySetFrom } from '@repo/token-service';
 import { generatePrivateJwk } from '@repo/tokens';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
@@ -110,6 +110,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     const sessions = redis ? new RedisSessionStore(redis) : new MemorySessionStore();
     const verificationLog = redis ? new RedisVerificationLog(redis) : new MemoryVerificationLog();
     const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
+    const webhookReplays = redis ? new RedisWebhookReplayStore(redis) : new MemoryWebhookReplayStore();
 
     const bus = new InProcessBus(gatewaySettings.BUS_TIMEOUT_MS);
     closers.push(() => bus.close());
@@ -122,7 +123,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     closers.push(() => authService.close());
     await authService.ready();
 
-    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, logger: log.child({ service: 'plaid-service' }) });
+    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, webhookReplays, logger: log.child({ service: 'plaid-service' }) });
     closers.push(() => plaidService.close());
     await plaidService.ready();
 

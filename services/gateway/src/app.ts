@@ -1,12 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@repo/bus';
 import type { SessionStore } from '@repo/stores';
 import type { GatewaySettings } from './config.ts';
+import { buildValidator } from './http/body-validator.ts';
+import { requestIdOf } from './http/request-id.ts';
+import { childLoggerFactory } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
-import errorHandler from './plugins/app/error-handler.ts';
+import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import authRoutes from './routes/auth/index.ts';
@@ -36,10 +38,19 @@ export interface GatewayDeps {
 export async function buildGateway(deps: GatewayDeps) {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The client's x-request-id only when it is short and safe (see requestIdOf).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    childLoggerFactory,
     trustProxy: deps.settings.TRUST_PROXY,
     bodyLimit: 64 * 1024,
+    schemaController: { compilersFactory: { buildValidator } },
+    // Every answer in our error shape, down to the protocol level and the shutdown.
+    clientErrorHandler: onClientError,
+    frameworkErrors: onFrameworkError,
+    return503OnClosing: false,
+    // Node would answer a missing Host with an empty 400; the error handler answers it instead.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('bus', deps.bus);

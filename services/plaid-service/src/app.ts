@@ -3,7 +3,7 @@ import type { PlaidApi } from 'plaid';
 import { handle, type Bus } from '@repo/bus';
 import { PlaidSubjects } from '@repo/contracts';
 import { buildBusService } from '@repo/runtime';
-import type { PlaidStore } from '@repo/stores';
+import type { PlaidStore, WebhookReplayStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { LinkedBanks } from './linked-banks.ts';
 import { callPlaid, createPlaidClient } from './plaid-client.ts';
@@ -14,6 +14,8 @@ export interface PlaidServiceDeps {
   settings: PlaidSettings;
   bus: Bus;
   store: PlaidStore;
+  /** Verified webhook tokens, so a replay is ignored; Redis when there are several replicas. */
+  webhookReplays: WebhookReplayStore;
   logger?: FastifyBaseLogger;
   /** Defaults to the real plaid SDK built from settings. */
   plaid?: PlaidApi;
@@ -32,7 +34,10 @@ export async function buildPlaidService(deps: PlaidServiceDeps) {
   }
   const plaid = deps.plaid ?? createPlaidClient(deps.settings);
   const now = deps.now ?? Date.now;
-  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid(() => plaid.webhookVerificationKeyGet({ key_id: kid }))).key, now);
+  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid(() => plaid.webhookVerificationKeyGet({ key_id: kid }))).key, {
+    replays: deps.webhookReplays,
+    now,
+  });
   const banks = new LinkedBanks({ settings: deps.settings, plaid, store: deps.store, cipher: new TokenCipher(deps.settings.tokenEncryptionKey), webhooks, now });
   return buildBusService({
     name: SERVICE_NAME,

@@ -193,7 +193,22 @@ export class LinkedBanks {
   }
 
   async receiveWebhook({ body, verification }: Req<'receiveWebhook'>, ctx: HandlerContext): Promise<Res<'receiveWebhook'>> {
-    if (this.deps.settings.verifyWebhooks) await this.deps.webhooks.verify(body, verification);
+    if (!this.deps.settings.verifyWebhooks) return this.actOnWebhook(body, ctx);
+    const verdict = await this.deps.webhooks.verify(body, verification);
+    if (verdict.replayed) {
+      ctx.log.warn({}, 'replayed webhook ignored (its Plaid-Verification token was already used)');
+      return { received: true, action: 'ignored' };
+    }
+    try {
+      return await this.actOnWebhook(body, ctx);
+    } catch (err) {
+      // Plaid delivers a failed webhook again; that delivery must not be taken for a replay.
+      await verdict.release().catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not release a failed webhook for redelivery'));
+      throw err;
+    }
+  }
+
+  private async actOnWebhook(body: string, ctx: HandlerContext): Promise<Res<'receiveWebhook'>> {
     let event: { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown };
     try {
       event = JSON.parse(body) as typeof event;

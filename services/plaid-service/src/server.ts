@@ -1,7 +1,7 @@
 // Entry: plaid-service as its own process on NATS + Redis.
 import pino from 'pino';
 import { ConfigError, loadConfigOrExit, loggerOptions, runServiceProcess } from '@repo/runtime';
-import { RedisPlaidStore } from '@repo/stores';
+import { RedisPlaidStore, RedisWebhookReplayStore } from '@repo/stores';
 import { buildPlaidService, SERVICE_NAME } from './app.ts';
 import { loadConfig, resolvePlaidSettings } from './config.ts';
 
@@ -35,7 +35,8 @@ await runServiceProcess({
   name: SERVICE_NAME,
   config,
   log,
-  build: ({ bus, redis }) => buildPlaidService({ settings, bus, store: new RedisPlaidStore(redis), logger: log }),
+  build: ({ bus, redis }) =>
+    buildPlaidService({ settings, bus, store: new RedisPlaidStore(redis), webhookReplays: new RedisWebhookReplayStore(redis), logger: log }),
   onClose: async () => {
     await emulator?.close();
   },

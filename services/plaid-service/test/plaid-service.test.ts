@@ -10,7 +10,7 @@ import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import pino from 'pino';
 import { createRedis, JwtEnv, loggerOptions, parseEnv, waitForRedis } from '@repo/runtime';
-import { MemoryPlaidStore, MemorySessionStore, RedisPlaidStore, type PlaidStore } from '@repo/stores';
+import { MemoryPlaidStore, MemorySessionStore, MemoryWebhookReplayStore, RedisPlaidStore, RedisWebhookReplayStore, type PlaidStore, type WebhookReplayStore } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { TokenCipher } from '../src/token-cipher.ts';
@@ -19,14 +19,15 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };
 
 /** A memory store, or a Redis one under a unique key prefix that `drop` deletes. */
-async function plaidStore(kind: 'memory' | 'redis'): Promise<{ store: PlaidStore; drop(): Promise<void> }> {
-  if (kind === 'memory') return { store: new MemoryPlaidStore(), drop: async () => undefined };
+async function plaidStore(kind: 'memory' | 'redis'): Promise<{ store: PlaidStore; replays: WebhookReplayStore; drop(): Promise<void> }> {
+  if (kind === 'memory') return { store: new MemoryPlaidStore(), replays: new MemoryWebhookReplayStore(), drop: async () => undefined };
   const prefix = `test:${randomUUID()}:`;
   const redis = createRedis(REDIS_URL, prefix, quiet);
   const raw = createRedis(REDIS_URL, '', quiet);
   await Promise.all([waitForRedis(redis), waitForRedis(raw)]);
   return {
     store: new RedisPlaidStore(redis),
+    replays: new RedisWebhookReplayStore(redis),
     drop: async () => {
       const left = await raw.keys(`${prefix}*`);
       if (left.length) await raw.del(...left);
@@ -50,7 +51,7 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
   const logger = pino(loggerOptions('test', 'trace'), { write: (line: string) => void logLines.push(line) });
   const bus = new InProcessBus();
   const sessions = new MemorySessionStore();
-  const { store, drop } = await plaidStore(options.store ?? 'memory');
+  const { store, replays, drop } = await plaidStore(options.store ?? 'memory');
   const jwt = parseEnv(GatewayEnv, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
   const tokenService = await buildTokenService({ jwt: parseEnv(Type.Object(JwtEnv), { ...JWT, ACCESS_TOKEN_TTL_SECONDS: '900', REFRESH_TOKEN_TTL_SECONDS: '3600' }), bus, sessions });
   const gateway = await buildGateway({ settings: jwt, bus, sessions, logger });
@@ -65,7 +66,7 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
       PLAID_TIMEOUT_MS: '2000',
     }),
   );
-  const plaidService = await buildPlaidService({ settings, bus, store, logger });
+  const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger });
   await tokenService.ready();
   await plaidService.ready();
 

@@ -4,3 +4,6 @@ export { ExpiringMap } from './expiring-map.ts';
 export { guardRedis } from './redis-errors.ts';
 export { keys } from './keys.ts';
 export * from './plaid-store.ts';
+export * from './verification-limits.ts';
+export { RedisVerificationLimits } from './redis-verification-limits.ts';
+export { MemoryVerificationLimits } from './memory-verification-limits.ts';

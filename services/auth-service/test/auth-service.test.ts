@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
 import { AuthSubjects } from '@repo/contracts';
 import { ConfigError } from '@repo/runtime';
-import { MemorySessionStore, MemoryVerificationLog } from '@repo/stores';
+import { MemorySessionStore, MemoryVerificationLimits, MemoryVerificationLog } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 import { buildAuthService } from '../src/app.ts';
@@ -11,7 +11,15 @@ import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from
 import { mapTwilioError } from '../src/twilio-verify.ts';
 
 const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
-const baseEnv = { NODE_ENV: 'development' as const, TWILIO_TIMEOUT_MS: 2_000, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false };
+const baseEnv = {
+  NODE_ENV: 'development' as const,
+  TWILIO_TIMEOUT_MS: 2_000,
+  ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false,
+  SMS_MIN_INTERVAL_SECONDS: 0,
+  SMS_HOURLY_BUDGET: 1_000,
+  VERIFICATION_MAX_WRONG_CODES: 10,
+  VERIFICATION_LOCKOUT_SECONDS: 3_600,
+};
 
 function restException(status: number, code: number, message = 'x') {
   return new twilio.RestException({ statusCode: status, body: JSON.stringify({ code, message, status }) });
@@ -40,14 +48,16 @@ describe('mapTwilioError', () => {
 
 describe('configuration', () => {
   it('parses and normalises test phone numbers', () => {
-    expect(parseTestPhoneNumbers('+1 500 555 0006:123456, +15005550007:0000')).toEqual(
+    expect(parseTestPhoneNumbers('+1 500 555 0006:123456, +15005550007:00000000')).toEqual(
       new Map([
         ['+15005550006', '123456'],
-        ['+15005550007', '0000'],
+        ['+15005550007', '00000000'],
       ]),
     );
     expect(() => parseTestPhoneNumbers('+15005550006')).toThrow(ConfigError);
     expect(() => parseTestPhoneNumbers('12:123456')).toThrow(/TEST_PHONE_NUMBERS is invalid/);
+    // Short fixed codes are guessable: refused with one line naming the number.
+    expect(() => parseTestPhoneNumbers('+15005550006:1234')).toThrow('TEST_PHONE_NUMBERS: the code of +15005550006 has 4 digits; test codes need 6-10 digits so they cannot be guessed');
   });
 
   it('refuses test numbers in production unless explicitly allowed', () => {
@@ -79,7 +89,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     emulator = await startTwilioVerifyEmulator({ credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken } });
     const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
     const tokens = await buildTokenService({ jwt, bus, sessions: new MemorySessionStore() });
-    const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog() });
+    const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await tokens.ready();
     await auth.ready();
     close = async () => {
@@ -101,9 +111,10 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     const result = await bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: await outboxCode(phone) });
     expect(result.phone_number).toBe(phone);
     expect(result.tokens.token_type).toBe('Bearer');
-    // The code is spent: Twilio has nothing pending, and we know it was approved, not expired.
+    // The code is spent: Twilio has nothing pending, and we know it was used, not expired.
     await expect(bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: '123456' })).rejects.toMatchObject({
-      code: 'VERIFICATION_NOT_FOUND',
+      code: 'VERIFICATION_ALREADY_USED',
+      statusCode: 409,
     });
   });
 
@@ -138,7 +149,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
   it('answers VERIFICATION_PROVIDER_UNAVAILABLE fast when Twilio cannot be reached', async () => {
     const deadBus = new InProcessBus();
     const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
-    const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog() });
+    const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await auth.ready();
     const started = Date.now();
     await expect(deadBus.request(AuthSubjects.sendVerification, { phone_number: '+14155550104', channel: 'sms' })).rejects.toMatchObject({

@@ -11,7 +11,16 @@ import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
 import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
-import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, RedisPlaidStore, RedisSessionStore, RedisVerificationLog } from '@repo/stores';
+import {
+  MemoryPlaidStore,
+  MemorySessionStore,
+  MemoryVerificationLimits,
+  MemoryVerificationLog,
+  RedisPlaidStore,
+  RedisSessionStore,
+  RedisVerificationLimits,
+  RedisVerificationLog,
+} from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 
@@ -108,6 +117,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     }
     const sessions = redis ? new RedisSessionStore(redis) : new MemorySessionStore();
     const verificationLog = redis ? new RedisVerificationLog(redis) : new MemoryVerificationLog();
+    const verificationLimits = redis ? new RedisVerificationLimits(redis) : new MemoryVerificationLimits();
     const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
 
     const bus = new InProcessBus(gatewaySettings.BUS_TIMEOUT_MS);
@@ -117,7 +127,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     closers.push(() => tokenService.close());
     await tokenService.ready();
 
-    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, logger: log.child({ service: 'auth-service' }) });
+    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }) });
     closers.push(() => authService.close());
     await authService.ready();
 

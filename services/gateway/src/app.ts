@@ -8,6 +8,7 @@ import type { GatewaySettings } from './config.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler from './plugins/app/error-handler.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
+import { trustProxyOption } from './trust-proxy.ts';
 import swagger from './plugins/external/swagger.ts';
 import authRoutes from './routes/auth/index.ts';
 import healthRoutes from './routes/health/index.ts';
@@ -37,7 +38,7 @@ export async function buildGateway(deps: GatewayDeps) {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    trustProxy: deps.settings.TRUST_PROXY,
+    trustProxy: trustProxyOption(deps.settings.TRUST_PROXY),
     bodyLimit: 64 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -26,6 +26,16 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** One counter per phone, however it was typed: its E.164 form (the handler rejects invalid ones). */
+function phoneKey(input: unknown): string {
+  const text = typeof input === 'string' ? input : '';
+  try {
+    return normalizePhoneNumber(text);
+  } catch {
+    return text.replace(/\D/g, '');
+  }
+}
+
 /** The phone-login API. Shapes are a public contract (DESIGN.md); see the README for examples. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const opts = (request: { id: string }) => ({ requestId: request.id });
@@ -33,15 +43,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/send-verification',
     {
-      // Per phone number, so nobody can flood one phone with codes (or run up the SMS bill).
-      config: {
-        rateLimit: {
-          max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
-          timeWindow: 3_600_000,
-          hook: 'preHandler',
-          keyGenerator: (request) => `send:${String((request.body as { phone_number?: unknown }).phone_number ?? '').replace(/\D/g, '')}`,
-        },
-      },
+      // Per phone number, so nobody can flood one phone with codes (or run up the SMS bill); on
+      // top of the per-IP limit. auth-service adds the interval, budget and country limits.
+      preHandler: app.limitBy({
+        max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
+        timeWindowMs: 3_600_000,
+        key: (request) => `send:${phoneKey((request.body as { phone_number?: unknown }).phone_number)}`,
+      }),
       schema: {
         tags: ['auth'],
         summary: 'Send a verification code by SMS (or call/whatsapp)',

@@ -65,5 +65,4 @@ await describeEachMode('abuse limits and retries end to end', (mode) => {
     expect((await call(system, 'GET', '/api/auth/protected', { token: retried.body.tokens.access_token })).status).toBe(200);
     expect((await verify(phone, code)).body.code).toBe('VERIFICATION_ALREADY_USED');
   }, 60_000);
-
 });

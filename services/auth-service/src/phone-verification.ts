@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError, maskPhoneNumber, phoneNumberCountry, TokenSubjects, type TokenPair } from '@repo/contracts';
 import type { Bus, HandlerContext } from '@repo/bus';
-import type { VerificationLimits, VerificationLog } from '@repo/stores';
+import type { GuessPolicy, VerificationLimits, VerificationLog } from '@repo/stores';
 import type { VerificationPolicy } from './config.ts';
 import { NothingPendingError, type Channel, type VerifyProvider } from './twilio-verify.ts';
 
@@ -9,6 +9,9 @@ import { NothingPendingError, type Channel, type VerifyProvider } from './twilio
 const SENT_RECORD_TTL_SECONDS = 24 * 60 * 60;
 // As long as a code lives at Twilio: the user's retry after a failed token issue fits in it.
 const APPROVAL_TTL_SECONDS = 10 * 60;
+// Twilio allows 5 checks of a code, which lives 10 minutes; a test number's fixed code gets the same.
+const TEST_CODE_GUESSES: GuessPolicy = { maxWrongCodes: 5, windowSeconds: 10 * 60 };
+const testCodeKey = (phone: string) => `${phone}:test-code`;
 
 export interface PhoneVerificationDeps {
   provider: VerifyProvider;
@@ -50,35 +53,46 @@ export class PhoneVerification {
 
   async check(phone: string, code: string, ctx: HandlerContext): Promise<TokenPair> {
     const { log, limits, policy, bus } = this.deps;
-    const reservation = await limits.reserveCheck(phone, policy.guesses);
-    if (!reservation.allowed) {
-      ctx.log.warn({ phone: maskPhoneNumber(phone) }, 'verification locked: too many wrong codes');
-      throw new AppError('VERIFICATION_LOCKED', undefined, { retryAfter: reservation.retryAfterSeconds });
-    }
+    // Each budget is spent before the check runs, so concurrent guesses cannot overrun it.
+    await this.reserveGuess(phone, phone, policy.guesses, 'VERIFICATION_LOCKED', ctx);
+    const counted = [phone];
     const hash = codeHash(phone, code);
-    let approved: boolean;
     let tokens: TokenPair;
     try {
-      approved = await this.isApproved(phone, code, hash);
+      const testCode = this.deps.testPhoneNumbers.get(phone);
+      if (testCode !== undefined) {
+        // Twilio's per-code limit, for the fixed code of a test number.
+        await this.reserveGuess(phone, testCodeKey(phone), TEST_CODE_GUESSES, 'VERIFICATION_MAX_ATTEMPTS', ctx);
+        counted.push(testCodeKey(phone));
+      }
+      const approved = testCode !== undefined ? sameCode(testCode, code) : await this.isApproved(phone, code, hash);
       ctx.log.info({ phone: maskPhoneNumber(phone), approved }, 'verification checked');
       if (!approved) throw new AppError('INVALID_VERIFICATION_CODE');
       tokens = await bus.request(TokenSubjects.issuePair, { phone_number: phone }, { requestId: ctx.requestId });
     } catch (err) {
-      // Only a wrong code spends the guessing budget; a right code whose tokens failed keeps its
+      // Only a wrong code spends the guessing budgets; a right code whose tokens failed keeps its
       // approval, and the retry with it issues tokens without asking Twilio again.
       const wrong = err instanceof AppError && err.code === 'INVALID_VERIFICATION_CODE';
-      if (!wrong) await limits.releaseCheck(phone).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a check'));
+      if (!wrong) {
+        for (const key of counted) await limits.releaseCheck(key).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a check'));
+      }
       throw err;
     }
     await log.markUsed(phone, hash, SENT_RECORD_TTL_SECONDS);
-    await limits.resetChecks(phone);
+    for (const key of counted) await limits.resetChecks(key);
     return tokens;
   }
 
+  private async reserveGuess(phone: string, key: string, guesses: GuessPolicy, refusal: 'VERIFICATION_LOCKED' | 'VERIFICATION_MAX_ATTEMPTS', ctx: HandlerContext): Promise<void> {
+    const reservation = await this.deps.limits.reserveCheck(key, guesses);
+    if (reservation.allowed) return;
+    ctx.log.warn({ phone: maskPhoneNumber(phone), refusal }, 'verification refused: too many wrong codes');
+    throw new AppError(refusal, undefined, { retryAfter: reservation.retryAfterSeconds });
+  }
+
+  /** Asks Twilio, unless an approval of this very code is on record (a retry after a failed token issue). */
   private async isApproved(phone: string, code: string, hash: string): Promise<boolean> {
     const { log, provider } = this.deps;
-    const testCode = this.deps.testPhoneNumbers.get(phone);
-    if (testCode !== undefined) return sameCode(testCode, code);
     if (await log.hasApproval(phone, hash)) return true;
     try {
       if (!(await provider.check(phone, code))) return false;

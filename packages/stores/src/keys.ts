@@ -6,6 +6,7 @@ export const keys = {
   revokedSession: (sid: string) => `revoked:sid:${sid}`,
   verificationSent: (phone: string) => `verification-sent:${phone}`,
   verificationApproved: (phone: string, codeHash: string) => `verification-approved:${phone}:${codeHash}`,
+  verificationApprovalClaim: (phone: string, codeHash: string) => `verification-approval-claim:${phone}:${codeHash}`,
   verificationChecks: (phone: string) => `verification-checks:${phone}`,
   smsLastSent: (phone: string) => `sms:last-sent:${phone}`,
   smsSentInHour: (hour: number) => `sms:sent-in-hour:${hour}`,

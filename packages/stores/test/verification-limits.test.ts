@@ -138,16 +138,22 @@ describe('RedisVerificationLimits over time', () => {
 
 function approvalSuite(name: string, log: VerificationLog) {
   describe(name, () => {
-    it('keeps an approval until tokens were issued, then knows the code as used', async () => {
+    it('keeps an approval until tokens were issued, lets one caller at a time issue them, then knows the code as used', async () => {
       const p = phone();
       await log.recordSent(p, 600);
       expect(await log.lastCode(p)).toBe('sent');
+      expect(await log.claimApproval(p, 'h1')).toBe('none');
+      // The caller that recorded the approval holds its claim.
       await log.recordApproval(p, 'h1', 600);
-      expect(await log.hasApproval(p, 'h1')).toBe(true);
-      expect(await log.hasApproval(p, 'h2')).toBe(false);
-      expect(await log.hasApproval(phone(), 'h1')).toBe(false);
+      expect(await log.claimApproval(p, 'h1')).toBe('busy');
+      expect(await log.claimApproval(p, 'h2')).toBe('none');
+      expect(await log.claimApproval(phone(), 'h1')).toBe('none');
+      // Tokens could not be issued: the retry claims it, once.
+      await log.releaseApproval(p, 'h1');
+      const claims = await Promise.all([log.claimApproval(p, 'h1'), log.claimApproval(p, 'h1'), log.claimApproval(p, 'h1')]);
+      expect(claims.sort()).toEqual(['busy', 'busy', 'claimed']);
       await log.markUsed(p, 'h1', 600);
-      expect(await log.hasApproval(p, 'h1')).toBe(false);
+      expect(await log.claimApproval(p, 'h1')).toBe('none');
       expect(await log.lastCode(p)).toBe('used');
       expect(await log.wasSent(p)).toBe(true);
       await log.recordSent(p, 600);

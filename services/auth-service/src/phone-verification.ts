@@ -57,6 +57,7 @@ export class PhoneVerification {
     await this.reserveGuess(phone, phone, policy.guesses, 'VERIFICATION_LOCKED', ctx);
     const counted = [phone];
     const hash = codeHash(phone, code);
+    let holdsApproval = false;
     let tokens: TokenPair;
     try {
       const testCode = this.deps.testPhoneNumbers.get(phone);
@@ -65,7 +66,8 @@ export class PhoneVerification {
         await this.reserveGuess(phone, testCodeKey(phone), TEST_CODE_GUESSES, 'VERIFICATION_MAX_ATTEMPTS', ctx);
         counted.push(testCodeKey(phone));
       }
-      const approved = testCode !== undefined ? sameCode(testCode, code) : await this.isApproved(phone, code, hash);
+      const approved = testCode !== undefined ? sameCode(testCode, code) : await this.approve(phone, code, hash);
+      holdsApproval = approved && testCode === undefined;
       ctx.log.info({ phone: maskPhoneNumber(phone), approved }, 'verification checked');
       if (!approved) throw new AppError('INVALID_VERIFICATION_CODE');
       tokens = await bus.request(TokenSubjects.issuePair, { phone_number: phone }, { requestId: ctx.requestId });
@@ -73,6 +75,7 @@ export class PhoneVerification {
       // Only a wrong code spends the guessing budgets; a right code whose tokens failed keeps its
       // approval, and the retry with it issues tokens without asking Twilio again.
       const wrong = err instanceof AppError && err.code === 'INVALID_VERIFICATION_CODE';
+      if (holdsApproval) await log.releaseApproval(phone, hash).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not release an approval'));
       if (!wrong) {
         for (const key of counted) await limits.releaseCheck(key).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a check'));
       }
@@ -90,21 +93,33 @@ export class PhoneVerification {
     throw new AppError(refusal, undefined, { retryAfter: reservation.retryAfterSeconds });
   }
 
-  /** Asks Twilio, unless an approval of this very code is on record (a retry after a failed token issue). */
-  private async isApproved(phone: string, code: string, hash: string): Promise<boolean> {
+  /**
+   * true when the code is approved and this caller holds the claim to issue its tokens. Twilio is
+   * asked unless an approval of this very code is on record (a retry after tokens could not be
+   * issued); a code being traded by a concurrent check is VERIFICATION_ALREADY_USED, so one code
+   * logs in once.
+   */
+  private async approve(phone: string, code: string, hash: string): Promise<boolean> {
     const { log, provider } = this.deps;
-    if (await log.hasApproval(phone, hash)) return true;
+    if (await this.claimRecordedApproval(phone, hash)) return true;
     try {
       if (!(await provider.check(phone, code))) return false;
     } catch (err) {
       if (!(err instanceof NothingPendingError)) throw err;
-      // Twilio has nothing pending: the code expired, was never sent, or was already traded.
-      if (await log.hasApproval(phone, hash)) return true;
+      // Twilio has nothing pending: approved meanwhile by a concurrent check of this code, expired,
+      // never sent, or already traded.
+      if (await this.claimRecordedApproval(phone, hash)) return true;
       const last = await log.lastCode(phone);
       throw new AppError(last === 'used' ? 'VERIFICATION_ALREADY_USED' : last === 'sent' ? 'VERIFICATION_EXPIRED' : 'VERIFICATION_NOT_FOUND');
     }
     await log.recordApproval(phone, hash, APPROVAL_TTL_SECONDS);
     return true;
+  }
+
+  private async claimRecordedApproval(phone: string, hash: string): Promise<boolean> {
+    const claim = await this.deps.log.claimApproval(phone, hash);
+    if (claim === 'busy') throw new AppError('VERIFICATION_ALREADY_USED');
+    return claim === 'claimed';
   }
 
   private assertCountryAllowed(phone: string, ctx: HandlerContext): void {

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 let n = 0;
 /** A number no other test uses (the emulator keeps codes per number). */
-const newPhone = () => `+1415${String(Date.now() % 1_000).padStart(3, '0')}${String(++n).padStart(4, '0')}`;
+const newPhone = () => `+1415555${1000 + ++n}`;
 
 const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
 
@@ -254,6 +254,20 @@ describe('a code approved by Twilio whose tokens could not be issued', () => {
     closers.push(await startTokenService(auth.bus).then((t) => () => t.close()));
     expect(await failure(auth.check(phone, wrongFor(code)))).toMatchObject({ code: 'VERIFICATION_EXPIRED' });
     expect((await auth.check(phone, code)).phone_number).toBe(phone);
+  });
+});
+
+describe('one code checked many times at once', () => {
+  it('logs in exactly once; the others are told the code is used', async () => {
+    const auth = await startAuth();
+    const phone = newPhone();
+    await auth.send(phone);
+    const code = await outboxCode(phone);
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.check(phone, code)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(['VERIFICATION_ALREADY_USED', 'VERIFICATION_EXPIRED']).toContain((r.reason as AppError).code);
+    }
   });
 });
 

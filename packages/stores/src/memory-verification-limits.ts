@@ -1,4 +1,5 @@
-import { clockHour, toSeconds, type CheckReservation, type GuessPolicy, type SendPolicy, type SendReservation, type VerificationLimits } from './verification-limits.ts';
+import { clockHour, toSeconds } from './clock-hour.ts';
+import type { CheckReservation, GuessPolicy, SendPolicy, SendReservation, VerificationLimits } from './verification-limits.ts';
 
 interface Counter {
   count: number;

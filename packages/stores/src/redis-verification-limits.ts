@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { keys } from './keys.ts';
 import { guardRedis } from './redis-errors.ts';
-import { clockHour, toSeconds, type CheckReservation, type GuessPolicy, type SendPolicy, type SendReservation, type VerificationLimits } from './verification-limits.ts';
+import { clockHour, toSeconds } from './clock-hour.ts';
+import type { CheckReservation, GuessPolicy, SendPolicy, SendReservation, VerificationLimits } from './verification-limits.ts';
 
 // KEYS: last send to the number, this hour's send count. ARGV: min interval ms, hourly budget,
 // ms left in the hour. Returns {0} when counted, {1, ms} too soon, {2, ms} budget spent.

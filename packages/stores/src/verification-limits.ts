@@ -36,13 +36,3 @@ export interface VerificationLimits {
   /** Forgets the number's wrong guesses once it logged in. */
   resetChecks(phone: string): Promise<void>;
 }
-
-export const HOUR_MS = 3_600_000;
-
-/** The clock hour `now` falls in, and the milliseconds left in it. */
-export function clockHour(now: number): { hour: number; msLeft: number } {
-  const hour = Math.floor(now / HOUR_MS);
-  return { hour, msLeft: (hour + 1) * HOUR_MS - now };
-}
-
-export const toSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

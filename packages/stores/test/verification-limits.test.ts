@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  HOUR_MS,
   MemoryVerificationLimits,
   MemoryVerificationLog,
   RedisVerificationLimits,
@@ -11,6 +10,7 @@ import {
   type VerificationLog,
 } from '../src/index.ts';
 
+const HOUR_MS = 3_600_000;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `test:${randomUUID()}:`;
 const redis = new Redis(REDIS_URL, { keyPrefix: prefix });

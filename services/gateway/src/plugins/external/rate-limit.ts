@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
 
@@ -25,7 +25,7 @@ declare module 'fastify' {
   }
 }
 
-type LimitResult = Awaited<ReturnType<ReturnType<import('fastify').FastifyInstance['createRateLimit']>>>;
+type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
 
 function enforce(result: LimitResult): void {
   if (result.isAllowed || !result.isExceeded) return;

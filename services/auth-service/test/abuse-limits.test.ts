@@ -1,10 +1,11 @@
 // The abuse limits of auth-service, over the in-process bus, with the real Redis stores and the
 // real twilio SDK against the Twilio Verify emulator.
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
 import { AuthSubjects, type AppError } from '@repo/contracts';
-import { ConfigError, createRedis, parseEnv, waitForRedis } from '@repo/runtime';
+import { ConfigError, createRedis, JwtEnv, parseEnv, waitForRedis } from '@repo/runtime';
 import { MemorySessionStore, MemoryVerificationLimits, RedisVerificationLimits, RedisVerificationLog, type VerificationLimits } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
@@ -37,7 +38,12 @@ let n = 0;
 /** A number no other test uses (the emulator keeps codes per number). */
 const newPhone = () => `+1415555${1000 + ++n}`;
 
-const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
+// token-service's settings read from env as its process reads them; each version of it takes the
+// variables it knows (an HS256 secret before issue 7, an Ed25519 key set after).
+const jwt = parseEnv(Type.Object(JwtEnv), {
+  JWT_SECRET: randomBytes(32).toString('base64url'),
+  JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })] }),
+});
 
 /** token-service on the bus, as the other side of `token.pair.issue`. */
 async function startTokenService(bus: InProcessBus) {

@@ -11,15 +11,9 @@ import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from
 import { mapTwilioError } from '../src/twilio-verify.ts';
 
 const jwt = { JWT_SECRET: 'a'.repeat(40), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', ACCESS_TOKEN_TTL_SECONDS: 600, REFRESH_TOKEN_TTL_SECONDS: 3600 };
-const baseEnv = {
-  NODE_ENV: 'development' as const,
-  TWILIO_TIMEOUT_MS: 2_000,
-  ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false,
-  SMS_MIN_INTERVAL_SECONDS: 0,
-  SMS_HOURLY_BUDGET: 1_000,
-  VERIFICATION_MAX_WRONG_CODES: 10,
-  VERIFICATION_LOCKOUT_SECONDS: 3_600,
-};
+const baseEnv = { NODE_ENV: 'development' as const, TWILIO_TIMEOUT_MS: 2_000, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false };
+// The abuse limits at their defaults but the minimum interval: these tests resend to one number.
+const authEnv = { ...baseEnv, SMS_MIN_INTERVAL_SECONDS: 0, SMS_HOURLY_BUDGET: 1_000, VERIFICATION_MAX_WRONG_CODES: 10, VERIFICATION_LOCKOUT_SECONDS: 3_600 };
 
 function restException(status: number, code: number, message = 'x') {
   return new twilio.RestException({ statusCode: status, body: JSON.stringify({ code, message, status }) });
@@ -62,7 +56,7 @@ describe('configuration', () => {
 
   it('refuses test numbers in production unless explicitly allowed', () => {
     const prod = {
-      ...baseEnv,
+      ...authEnv,
       NODE_ENV: 'production' as const,
       TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}`,
       TWILIO_AUTH_TOKEN: 'token',
@@ -74,9 +68,9 @@ describe('configuration', () => {
   });
 
   it('wants all three Twilio credentials or none, and real ones in production', () => {
-    expect(() => resolveAuthSettings({ ...baseEnv, TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}` })).toThrow(/must be set together/);
-    expect(() => resolveAuthSettings({ ...baseEnv, NODE_ENV: 'production' })).toThrow(/required when NODE_ENV=production/);
-    expect(resolveAuthSettings(baseEnv).usesEmulator).toBe(true);
+    expect(() => resolveAuthSettings({ ...authEnv, TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}` })).toThrow(/must be set together/);
+    expect(() => resolveAuthSettings({ ...authEnv, NODE_ENV: 'production' })).toThrow(/required when NODE_ENV=production/);
+    expect(resolveAuthSettings(authEnv).usesEmulator).toBe(true);
   });
 });
 
@@ -87,7 +81,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
 
   beforeAll(async () => {
     emulator = await startTwilioVerifyEmulator({ credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken } });
-    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
+    const settings = resolveAuthSettings({ ...authEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
     const tokens = await buildTokenService({ jwt, bus, sessions: new MemorySessionStore() });
     const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await tokens.ready();
@@ -148,7 +142,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
 
   it('answers VERIFICATION_PROVIDER_UNAVAILABLE fast when Twilio cannot be reached', async () => {
     const deadBus = new InProcessBus();
-    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
+    const settings = resolveAuthSettings({ ...authEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
     const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await auth.ready();
     const started = Date.now();

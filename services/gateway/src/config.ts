@@ -2,6 +2,8 @@ import { trustProxyOption } from './trust-proxy.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonEnv, JwtEnv, LogLevel, NodeEnv, Port, parseEnv } from '@repo/runtime';
 
+export const SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR = 30;
+
 /** What the gateway needs, whichever way it runs. */
 export const GatewayEnv = Type.Object({
   NODE_ENV: NodeEnv,
@@ -12,6 +14,10 @@ export const GatewayEnv = Type.Object({
   BUS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'how long the gateway waits for a service, in ms' }),
   RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 120, description: 'requests per minute per client IP' }),
   SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: Type.Integer({ minimum: 1, default: 10, description: 'codes sent to one phone number per hour' }),
+  // Optional in the type so settings written out in full elsewhere stay valid; the route applies the default.
+  SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: Type.Optional(
+    Type.Integer({ minimum: 1, default: SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR, description: 'codes one client IP may ask for per hour, all numbers together' }),
+  ),
   TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ maxLength: 2_000 })], {
     default: false,
     description: 'behind reverse proxies: how many (a hop count, e.g. 1) or their addresses/CIDRs, comma-separated (e.g. 10.0.0.0/8); never true',

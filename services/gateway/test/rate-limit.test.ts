@@ -74,6 +74,28 @@ describe('per-IP limit', () => {
   });
 });
 
+describe('per-IP limit of send-verification', () => {
+  it('stops one client asking for codes to many numbers (SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR), not its other requests', async () => {
+    const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '1000', SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '3' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await sendCode(app, `+1415555${6000 + i}`)).statusCode);
+    expect(statuses).toEqual([503, 503, 503, 429, 429]);
+    const limited = await sendCode(app, '+14155556010');
+    expect(limited.json().code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(3_000);
+    expect((await sendCode(app, '+14155556011', {}, '10.7.7.7')).statusCode).toBe(503);
+    expect((await app.inject({ method: 'POST', url: '/api/auth/refresh' })).json().code).toBe('TOKEN_MISSING');
+  });
+
+  it('defaults to 30 codes per IP and hour', async () => {
+    const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '1000' });
+    const statuses = [];
+    for (let i = 0; i < 31; i++) statuses.push((await sendCode(app, `+1415555${7000 + i}`)).statusCode);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(30);
+    expect(statuses.at(-1)).toBe(429);
+  });
+});
+
 describe('per-phone limit of send-verification', () => {
   it('counts one phone however it is typed (its E.164 form)', async () => {
     const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '1000', SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: '3' });

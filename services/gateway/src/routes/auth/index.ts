@@ -1,3 +1,4 @@
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   AppError,
@@ -17,6 +18,7 @@ import {
   logoutAllMessage,
   normalizePhoneNumber,
 } from '@repo/contracts';
+import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
 
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
@@ -43,13 +45,21 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/send-verification',
     {
-      // Per phone number, so nobody can flood one phone with codes (or run up the SMS bill); on
-      // top of the per-IP limit. auth-service adds the interval, budget and country limits.
-      preHandler: app.limitBy({
-        max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
-        timeWindowMs: 3_600_000,
-        key: (request) => `send:${phoneKey((request.body as { phone_number?: unknown }).phone_number)}`,
-      }),
+      // On top of the per-IP limit of every route: per client IP and per phone number, so nobody
+      // can send codes to many numbers, or flood one, and run up the SMS bill. auth-service adds
+      // the interval, budget and country limits.
+      preHandler: [
+        app.limitBy({
+          max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR ?? SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR,
+          timeWindowMs: 3_600_000,
+          key: (request) => `send-ip:${normalizeIP(request.ip)}`,
+        }),
+        app.limitBy({
+          max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
+          timeWindowMs: 3_600_000,
+          key: (request) => `send:${phoneKey((request.body as { phone_number?: unknown }).phone_number)}`,
+        }),
+      ],
       schema: {
         tags: ['auth'],
         summary: 'Send a verification code by SMS (or call/whatsapp)',

@@ -53,7 +53,7 @@ export async function startSystem(mode: Mode): Promise<System> {
 }
 
 async function startEmbeddedSystem(): Promise<System> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', RATE_LIMIT_PER_IP_PER_MINUTE: '100000', SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '100000', SMS_MIN_INTERVAL_SECONDS: '0', LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent', NODE_ENV: 'test' };
   delete env.REDIS_URL;
   delete env.JWT_PRIVATE_KEYS;
   let system = await startEmbedded(env);
@@ -145,6 +145,9 @@ async function startDistributedSystem(): Promise<System> {
     TWILIO_VERIFY_BASE_URL: `http://127.0.0.1:${twilioPort}`,
     // Every request of the suite comes from 127.0.0.1.
     RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+    SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '100000',
+    // Tests log in to one number several times in a row.
+    SMS_MIN_INTERVAL_SECONDS: '0',
   };
   const plaidEmulatorUrl = `http://127.0.0.1:${plaidEmulatorPort}`;
   const plaidEmulator = new ServiceProcess(

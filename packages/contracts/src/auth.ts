@@ -11,7 +11,12 @@ export const VerificationChannel = Type.Union([Type.Literal('sms'), Type.Literal
 // Phone numbers are checked by normalizePhoneNumber (so the error carries INVALID_PHONE_NUMBER);
 // the schema only bounds the input.
 const PhoneNumberInput = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155552671' });
-const PhoneNumber = Type.String({ description: 'E.164 phone number' });
+// Between services the number is already normalised: anything but strict E.164 is refused.
+export const E164_PATTERN = '^\\+[1-9]\\d{6,14}$';
+const PhoneNumber = Type.String({ pattern: E164_PATTERN, description: 'E.164 phone number' });
+const VerificationCode = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The code from the SMS (4-10 digits)' });
+const JwtString = Type.String({ minLength: 1, maxLength: 4096, description: 'a compact JWT' });
+const SessionId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 
 // ---- HTTP (gateway) ----
 
@@ -27,7 +32,7 @@ export const SendVerificationReply = Type.Object({
 export const VerifyCodeBody = Type.Object(
   {
     phone_number: PhoneNumberInput,
-    code: Type.String({ pattern: '^[0-9]{4,10}$', description: 'The code from the SMS (4-10 digits)' }),
+    code: VerificationCode,
   },
   { additionalProperties: false },
 );
@@ -86,7 +91,7 @@ export const AuthSubjects = {
   ),
   checkVerification: defineEndpoint(
     'auth.verification.check',
-    Type.Object({ phone_number: PhoneNumber, code: Type.String() }),
+    Type.Object({ phone_number: PhoneNumber, code: VerificationCode }),
     Type.Object({ phone_number: PhoneNumber, tokens: TokenPair }),
   ),
 };
@@ -99,12 +104,12 @@ export const TokenSubjects = {
   ),
   refreshPair: defineEndpoint(
     'token.pair.refresh',
-    Type.Object({ refresh_token: Type.String() }),
+    Type.Object({ refresh_token: JwtString }),
     TokenPair,
   ),
   revokeSession: defineEndpoint(
     'token.session.revoke',
-    Type.Object({ sub: PhoneNumber, sid: Type.String() }),
+    Type.Object({ sub: PhoneNumber, sid: SessionId }),
     Type.Object({ revoked: Type.Literal(true) }),
   ),
   /** The public keys that verify our tokens; the gateway serves them as its JWKS. */

@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { AppError } from './errors.ts';
 
 /**
@@ -17,6 +17,16 @@ export function normalizePhoneNumber(input: string): string {
     throw new AppError('INVALID_PHONE_NUMBER', 'phone_number is not a valid phone number; use international format, e.g. +14155552671');
   }
   return parsed.number;
+}
+
+/** The ISO 3166-1 alpha-2 country of an E.164 number (`+14155552671` -> `US`), if it has one. */
+export function phoneNumberCountry(phone: string): string | undefined {
+  return parsePhoneNumberFromString(phone)?.country;
+}
+
+/** Whether `code` is an ISO country code that phone numbers can belong to (`US`, `GB`, ...). */
+export function isPhoneNumberCountry(code: string): boolean {
+  return isSupportedCountry(code);
 }
 
 /** `+14155552671` -> `*******2671`, for logs. */

@@ -2,9 +2,15 @@
 // plaid-service names the user (the E.164 phone number from the access token) so it only ever
 // touches that user's items. Plaid access tokens appear in none of these shapes, on purpose.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { E164_PATTERN } from './auth.ts';
 import { defineEndpoint } from './endpoint.ts';
 
-const User = Type.String({ description: 'E.164 phone number of the logged-in user' });
+const User = Type.String({ pattern: E164_PATTERN, description: 'E.164 phone number of the logged-in user' });
+// Bounds for what plaid-service accepts from the bus, the same as the gateway's HTTP schemas.
+const PlaidId = Type.String({ minLength: 1, maxLength: 128 });
+const PublicToken = Type.String({ minLength: 1, maxLength: 512 });
+const InstitutionId = Type.String({ minLength: 1, maxLength: 64 });
+const Cursor = Type.String({ minLength: 1, maxLength: 512 });
 const IsoDate = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', description: 'YYYY-MM-DD' });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -148,36 +154,36 @@ export const PlaidSubjects = {
   createLinkToken: defineEndpoint('plaid.link_token.create', Type.Object({ user: User }), LinkTokenReply),
   createSandboxPublicToken: defineEndpoint(
     'plaid.sandbox_public_token.create',
-    Type.Object({ user: User, institution_id: Type.Optional(Type.String()) }),
+    Type.Object({ user: User, institution_id: Type.Optional(InstitutionId) }),
     SandboxPublicTokenReply,
   ),
   exchangePublicToken: defineEndpoint(
     'plaid.public_token.exchange',
-    Type.Object({ user: User, public_token: Type.String() }),
+    Type.Object({ user: User, public_token: PublicToken }),
     ExchangePublicTokenReply,
   ),
-  listAccounts: defineEndpoint('plaid.accounts.list', Type.Object({ user: User, item_id: Type.Optional(Type.String()) }), AccountsReply),
+  listAccounts: defineEndpoint('plaid.accounts.list', Type.Object({ user: User, item_id: Type.Optional(PlaidId) }), AccountsReply),
   listTransactions: defineEndpoint(
     'plaid.transactions.list',
     Type.Object({
       user: User,
-      item_id: Type.Optional(Type.String()),
-      account_id: Type.Optional(Type.String()),
+      item_id: Type.Optional(PlaidId),
+      account_id: Type.Optional(PlaidId),
       start_date: Type.Optional(IsoDate),
       end_date: Type.Optional(IsoDate),
       count: Type.Integer({ minimum: 1, maximum: TRANSACTIONS_MAX_COUNT }),
       offset: Type.Optional(Type.Integer({ minimum: 0 })),
-      cursor: Type.Optional(Type.String()),
+      cursor: Type.Optional(Cursor),
     }),
     TransactionsPage,
   ),
-  completeSignup: defineEndpoint('plaid.signup.complete', Type.Object({ user: User, public_token: Type.String() }), SignupReply),
-  removeItem: defineEndpoint('plaid.item.remove', Type.Object({ user: User, item_id: Type.String() }), RemoveItemReply),
+  completeSignup: defineEndpoint('plaid.signup.complete', Type.Object({ user: User, public_token: PublicToken }), SignupReply),
+  removeItem: defineEndpoint('plaid.item.remove', Type.Object({ user: User, item_id: PlaidId }), RemoveItemReply),
   receiveWebhook: defineEndpoint(
     'plaid.webhook.receive',
     Type.Object({
-      body: Type.String({ description: 'the raw request body, byte for byte, for the sha256 check' }),
-      verification: Type.Optional(Type.String({ description: 'the Plaid-Verification header' })),
+      body: Type.String({ maxLength: 1024 * 1024, description: 'the raw request body, byte for byte, for the sha256 check' }),
+      verification: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'the Plaid-Verification header' })),
     }),
     Type.Object({ received: Type.Literal(true), action: Type.Union([Type.Literal('synced'), Type.Literal('ignored')]) }),
   ),

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { handle, type Bus } from '@repo/bus';
 import { AuthSubjects } from '@repo/contracts';
 import { buildBusService } from '@repo/runtime';
-import type { VerificationLog } from '@repo/stores';
+import type { VerificationLimits, VerificationLog } from '@repo/stores';
 import type { AuthSettings } from './config.ts';
 import { PhoneVerification } from './phone-verification.ts';
 import { createTwilioVerify, type VerifyProvider } from './twilio-verify.ts';
@@ -11,6 +11,8 @@ export interface AuthServiceDeps {
   settings: AuthSettings;
   bus: Bus;
   verificationLog: VerificationLog;
+  /** Send and guessing limits; Redis in production so every replica shares them. */
+  limits: VerificationLimits;
   /** Defaults to the real twilio SDK built from settings.twilio. */
   provider?: VerifyProvider;
   logger?: FastifyBaseLogger;
@@ -20,12 +22,14 @@ export const SERVICE_NAME = 'auth-service';
 
 /** auth-service: answers `auth.*` on the bus; HTTP only for health checks. */
 export async function buildAuthService(deps: AuthServiceDeps) {
-  const verification = new PhoneVerification(
-    deps.provider ?? createTwilioVerify(deps.settings.twilio),
-    deps.verificationLog,
-    deps.settings.testPhoneNumbers,
-    deps.bus,
-  );
+  const verification = new PhoneVerification({
+    provider: deps.provider ?? createTwilioVerify(deps.settings.twilio),
+    log: deps.verificationLog,
+    limits: deps.limits,
+    policy: deps.settings.policy,
+    testPhoneNumbers: deps.settings.testPhoneNumbers,
+    bus: deps.bus,
+  });
   return buildBusService({
     name: SERVICE_NAME,
     bus: deps.bus,
@@ -43,4 +47,4 @@ export async function buildAuthService(deps: AuthServiceDeps) {
   });
 }
 
-export { AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings, type AuthSettings } from './config.ts';
+export { AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings, type AuthSettings, type VerificationPolicy } from './config.ts';

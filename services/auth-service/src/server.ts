@@ -1,7 +1,7 @@
 // Entry: auth-service as its own process on NATS + Redis.
 import pino from 'pino';
 import { loadConfigOrExit, loggerOptions, runServiceProcess } from '@repo/runtime';
-import { RedisVerificationLog } from '@repo/stores';
+import { RedisVerificationLimits, RedisVerificationLog } from '@repo/stores';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 import { buildAuthService, SERVICE_NAME } from './app.ts';
 import { EMULATOR_CREDENTIALS, loadConfig, resolveAuthSettings } from './config.ts';
@@ -27,7 +27,7 @@ await runServiceProcess({
   name: SERVICE_NAME,
   config,
   log,
-  build: ({ bus, redis }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), logger: log }),
+  build: ({ bus, redis }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: new RedisVerificationLimits(redis), logger: log }),
   onClose: async () => {
     await emulator?.close();
   },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
 import { AuthSubjects } from '@repo/contracts';
 import { ConfigError } from '@repo/runtime';
-import { MemorySessionStore, MemoryVerificationLog } from '@repo/stores';
+import { MemorySessionStore, MemoryVerificationLimits, MemoryVerificationLog } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 import { buildAuthService } from '../src/app.ts';
@@ -21,6 +21,8 @@ const jwt = {
   REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
 };
 const baseEnv = { NODE_ENV: 'development' as const, TWILIO_TIMEOUT_MS: 2_000, ALLOW_TEST_PHONE_NUMBERS_IN_PRODUCTION: false };
+// The abuse limits at their defaults but the minimum interval: these tests resend to one number.
+const authEnv = { ...baseEnv, SMS_MIN_INTERVAL_SECONDS: 0, SMS_HOURLY_BUDGET: 1_000, VERIFICATION_MAX_WRONG_CODES: 10, VERIFICATION_LOCKOUT_SECONDS: 3_600 };
 
 function restException(status: number, code: number, message = 'x') {
   return new twilio.RestException({ statusCode: status, body: JSON.stringify({ code, message, status }) });
@@ -49,19 +51,21 @@ describe('mapTwilioError', () => {
 
 describe('configuration', () => {
   it('parses and normalises test phone numbers', () => {
-    expect(parseTestPhoneNumbers('+1 500 555 0006:123456, +15005550007:0000')).toEqual(
+    expect(parseTestPhoneNumbers('+1 500 555 0006:123456, +15005550007:00000000')).toEqual(
       new Map([
         ['+15005550006', '123456'],
-        ['+15005550007', '0000'],
+        ['+15005550007', '00000000'],
       ]),
     );
     expect(() => parseTestPhoneNumbers('+15005550006')).toThrow(ConfigError);
     expect(() => parseTestPhoneNumbers('12:123456')).toThrow(/TEST_PHONE_NUMBERS is invalid/);
+    // Short fixed codes are guessable: refused with one line naming the number.
+    expect(() => parseTestPhoneNumbers('+15005550006:1234')).toThrow('TEST_PHONE_NUMBERS: the code of +15005550006 has 4 digits; test codes need 6-10 digits so they cannot be guessed');
   });
 
   it('refuses test numbers in production unless explicitly allowed', () => {
     const prod = {
-      ...baseEnv,
+      ...authEnv,
       NODE_ENV: 'production' as const,
       TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}`,
       TWILIO_AUTH_TOKEN: 'token',
@@ -73,9 +77,9 @@ describe('configuration', () => {
   });
 
   it('wants all three Twilio credentials or none, and real ones in production', () => {
-    expect(() => resolveAuthSettings({ ...baseEnv, TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}` })).toThrow(/must be set together/);
-    expect(() => resolveAuthSettings({ ...baseEnv, NODE_ENV: 'production' })).toThrow(/required when NODE_ENV=production/);
-    expect(resolveAuthSettings(baseEnv).usesEmulator).toBe(true);
+    expect(() => resolveAuthSettings({ ...authEnv, TWILIO_ACCOUNT_SID: `AC${'1'.repeat(32)}` })).toThrow(/must be set together/);
+    expect(() => resolveAuthSettings({ ...authEnv, NODE_ENV: 'production' })).toThrow(/required when NODE_ENV=production/);
+    expect(resolveAuthSettings(authEnv).usesEmulator).toBe(true);
   });
 });
 
@@ -86,9 +90,9 @@ describe('auth-service with the twilio SDK against the emulator', () => {
 
   beforeAll(async () => {
     emulator = await startTwilioVerifyEmulator({ credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken } });
-    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
+    const settings = resolveAuthSettings({ ...authEnv, TWILIO_VERIFY_BASE_URL: emulator.url, TEST_PHONE_NUMBERS: '+15005550006:123456' });
     const tokens = await buildTokenService({ jwt, bus, sessions: new MemorySessionStore() });
-    const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog() });
+    const auth = await buildAuthService({ settings, bus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await tokens.ready();
     await auth.ready();
     close = async () => {
@@ -110,9 +114,10 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     const result = await bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: await outboxCode(phone) });
     expect(result.phone_number).toBe(phone);
     expect(result.tokens.token_type).toBe('Bearer');
-    // The code is spent: Twilio has nothing pending, and we know it was approved, not expired.
+    // The code is spent: Twilio has nothing pending, and we know it was used, not expired.
     await expect(bus.request(AuthSubjects.checkVerification, { phone_number: phone, code: '123456' })).rejects.toMatchObject({
-      code: 'VERIFICATION_NOT_FOUND',
+      code: 'VERIFICATION_ALREADY_USED',
+      statusCode: 409,
     });
   });
 
@@ -146,8 +151,8 @@ describe('auth-service with the twilio SDK against the emulator', () => {
 
   it('answers VERIFICATION_PROVIDER_UNAVAILABLE fast when Twilio cannot be reached', async () => {
     const deadBus = new InProcessBus();
-    const settings = resolveAuthSettings({ ...baseEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
-    const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog() });
+    const settings = resolveAuthSettings({ ...authEnv, TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1' });
+    const auth = await buildAuthService({ settings, bus: deadBus, verificationLog: new MemoryVerificationLog(), limits: new MemoryVerificationLimits() });
     await auth.ready();
     const started = Date.now();
     await expect(deadBus.request(AuthSubjects.sendVerification, { phone_number: '+14155550104', channel: 'sms' })).rejects.toMatchObject({

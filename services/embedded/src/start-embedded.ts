@@ -10,7 +10,18 @@ import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
 import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
-import { MemoryPlaidStore, MemorySessionStore, MemoryVerificationLog, MemoryWebhookReplayStore, RedisPlaidStore, RedisSessionStore, RedisVerificationLog, RedisWebhookReplayStore } from '@repo/stores';
+import {
+  MemoryPlaidStore,
+  MemorySessionStore,
+  MemoryVerificationLimits,
+  MemoryVerificationLog,
+  MemoryWebhookReplayStore,
+  RedisPlaidStore,
+  RedisSessionStore,
+  RedisVerificationLimits,
+  RedisVerificationLog,
+  RedisWebhookReplayStore,
+} from '@repo/stores';
 import { buildTokenService, keySetFrom } from '@repo/token-service';
 import { generatePrivateJwk } from '@repo/tokens';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
@@ -109,6 +120,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     }
     const sessions = redis ? new RedisSessionStore(redis) : new MemorySessionStore();
     const verificationLog = redis ? new RedisVerificationLog(redis) : new MemoryVerificationLog();
+    const verificationLimits = redis ? new RedisVerificationLimits(redis) : new MemoryVerificationLimits();
     const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
     const webhookReplays = redis ? new RedisWebhookReplayStore(redis) : new MemoryWebhookReplayStore();
 
@@ -119,7 +131,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     closers.push(() => tokenService.close());
     await tokenService.ready();
 
-    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, logger: log.child({ service: 'auth-service' }) });
+    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }) });
     closers.push(() => authService.close());
     await authService.ready();
 

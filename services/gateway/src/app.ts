@@ -10,6 +10,7 @@ import { childLoggerFactory } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
+import { trustProxyOption } from './trust-proxy.ts';
 import swagger from './plugins/external/swagger.ts';
 import authRoutes from './routes/auth/index.ts';
 import healthRoutes from './routes/health/index.ts';
@@ -42,7 +43,7 @@ export async function buildGateway(deps: GatewayDeps) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     childLoggerFactory,
-    trustProxy: deps.settings.TRUST_PROXY,
+    trustProxy: trustProxyOption(deps.settings.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     schemaController: { compilersFactory: { buildValidator } },
     // Every answer in our error shape, down to the protocol level and the shutdown.

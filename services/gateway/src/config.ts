@@ -1,5 +1,8 @@
+import { trustProxyOption } from './trust-proxy.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonEnv, LogLevel, NodeEnv, Port, TokenVerificationEnv, parseEnv } from '@repo/runtime';
+
+export const SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR = 30;
 
 /** What the gateway needs, whichever way it runs. */
 export const GatewayEnv = Type.Object({
@@ -9,12 +12,21 @@ export const GatewayEnv = Type.Object({
   BUS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'how long the gateway waits for a service, in ms' }),
   RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 120, description: 'requests per minute per client IP' }),
   SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: Type.Integer({ minimum: 1, default: 10, description: 'codes sent to one phone number per hour' }),
-  TRUST_PROXY: Type.Boolean({ default: false, description: 'true behind a reverse proxy, to log the client IP from X-Forwarded-For' }),
+  // Optional in the type so settings written out in full elsewhere stay valid; the route applies the default.
+  SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: Type.Optional(
+    Type.Integer({ minimum: 1, default: SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR, description: 'codes one client IP may ask for per hour, all numbers together' }),
+  ),
+  TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ maxLength: 2_000 })], {
+    default: false,
+    description: 'behind reverse proxies: how many (a hop count, e.g. 1) or their addresses/CIDRs, comma-separated (e.g. 10.0.0.0/8); never true',
+  }),
 });
 export type GatewaySettings = Static<typeof GatewayEnv>;
 
 export const GatewayServerEnv = Type.Object({ ...CommonEnv, ...GatewayEnv.properties, PORT: Port(3000) });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
-  return parseEnv(GatewayServerEnv, env);
+  const config = parseEnv(GatewayServerEnv, env);
+  trustProxyOption(config.TRUST_PROXY);
+  return config;
 }

@@ -1,30 +1,67 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
 
 export interface RateLimitOptions {
-  /** Requests per minute per client IP, on every route that does not set its own limit. */
+  /** Requests per minute per client IP, on every route but health checks. */
   perIpPerMinute: number;
   /** Shared counters for several gateway replicas; per-process counters without it. */
   redis: Redis | undefined;
 }
 
+export interface KeyedLimit {
+  max: number;
+  timeWindowMs: number;
+  /** The counter's key, e.g. the normalised phone number; namespaced by the caller. */
+  key(request: FastifyRequest): string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler limiting a route by a key of its own, on top of the per-IP limit (never instead of it). */
+    limitBy(limit: KeyedLimit): (request: FastifyRequest) => Promise<void>;
+  }
+}
+
+type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
+
+function enforce(result: LimitResult): void {
+  if (result.isAllowed || !result.isExceeded) return;
+  const retryAfter = Math.max(1, result.ttlInSeconds);
+  throw new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
+}
+
 /**
- * Per-IP request limits (shared in Redis when there is one). If the counter store cannot
- * answer, requests pass: the routes that need Redis fail closed on their own.
+ * Per-IP request limits (shared in Redis when there is one), checked in a root-level onRequest
+ * hook: it runs before every route's own hooks, so requests that fail authentication spend the
+ * budget too. Routes add limits of their own with `limitBy`; those add to the per-IP limit.
+ * If the counter store cannot answer, requests pass: the routes that need Redis fail closed on
+ * their own.
  */
 export default fp<RateLimitOptions>(
   async (app, opts) => {
     await app.register(rateLimit, {
-      global: true,
+      // No per-route hooks from the plugin: a route's own limit would replace the per-IP one.
+      global: false,
       max: opts.perIpPerMinute,
       timeWindow: 60_000,
       ...(opts.redis ? { redis: opts.redis } : {}),
       nameSpace: 'rate-limit:',
       skipOnError: true,
-      errorResponseBuilder: (_request, context) =>
-        new AppError('RATE_LIMITED', `Too many requests; retry in ${context.after}`, { retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+    });
+
+    const perIp = app.createRateLimit();
+    app.addHook('onRequest', async (request) => {
+      // Health checks are exempt (config: { rateLimit: false }): probes must always get through.
+      if (request.routeOptions.config.rateLimit === false) return;
+      enforce(await perIp(request));
+    });
+
+    app.decorate('limitBy', (limit: KeyedLimit) => {
+      const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key });
+      return async (request: FastifyRequest) => enforce(await limiter(request));
     });
   },
   { name: 'rate-limit', dependencies: ['error-handler'] },

@@ -1,3 +1,4 @@
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   AppError,
@@ -17,6 +18,7 @@ import {
   logoutAllMessage,
   normalizePhoneNumber,
 } from '@repo/contracts';
+import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
 
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
@@ -26,6 +28,16 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** One counter per phone, however it was typed: its E.164 form (the handler rejects invalid ones). */
+function phoneKey(input: unknown): string {
+  const text = typeof input === 'string' ? input : '';
+  try {
+    return normalizePhoneNumber(text);
+  } catch {
+    return text.replace(/\D/g, '');
+  }
+}
+
 /** The phone-login API. Shapes are a public contract (DESIGN.md); see the README for examples. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const opts = (request: { id: string }) => ({ requestId: request.id });
@@ -33,15 +45,21 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/send-verification',
     {
-      // Per phone number, so nobody can flood one phone with codes (or run up the SMS bill).
-      config: {
-        rateLimit: {
+      // On top of the per-IP limit of every route: per client IP and per phone number, so nobody
+      // can send codes to many numbers, or flood one, and run up the SMS bill. auth-service adds
+      // the interval, budget and country limits.
+      preHandler: [
+        app.limitBy({
+          max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR ?? SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR,
+          timeWindowMs: 3_600_000,
+          key: (request) => `send-ip:${normalizeIP(request.ip)}`,
+        }),
+        app.limitBy({
           max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
-          timeWindow: 3_600_000,
-          hook: 'preHandler',
-          keyGenerator: (request) => `send:${String((request.body as { phone_number?: unknown }).phone_number ?? '').replace(/\D/g, '')}`,
-        },
-      },
+          timeWindowMs: 3_600_000,
+          key: (request) => `send:${phoneKey((request.body as { phone_number?: unknown }).phone_number)}`,
+        }),
+      ],
       schema: {
         tags: ['auth'],
         summary: 'Send a verification code by SMS (or call/whatsapp)',

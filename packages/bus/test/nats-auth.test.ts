@@ -53,7 +53,7 @@ describe('NatsBus credentials', () => {
     expect(await anonymous.whenConnected(2_000)).toBe(false);
     const started = Date.now();
     await expect(anonymous.request(echo, { n: 1 })).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(500);
   });
 
   it('logs in with user and password, and a wrong password never connects', async () => {

@@ -51,7 +51,7 @@ describe('fault injection [distributed]', () => {
   let redis: Proc;
   let twilio: Proc;
   let gateway: Proc;
-  const replicas: Record<'auth-a' | 'auth-b' | 'token-a' | 'token-b', Proc> = {} as never;
+  let replicas: Record<'auth-a' | 'auth-b' | 'token-a' | 'token-b', Proc>;
   let gatewayUrl = '';
   let twilioUrl = '';
   let late: Proc | undefined;
@@ -79,10 +79,12 @@ describe('fault injection [distributed]', () => {
     twilio = Proc.service('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `${twilioUrl}/health`);
     const service = (name: string, dir: string, user: 'auth-service' | 'token-service', port: number) =>
       Proc.service(name, dir, { ...common, ...nats.envFor(user), PORT: String(port) }, `http://127.0.0.1:${port}/ready`);
-    replicas['token-a'] = service('token-a', 'services/token-service', 'token-service', servicePorts[0]!);
-    replicas['token-b'] = service('token-b', 'services/token-service', 'token-service', servicePorts[1]!);
-    replicas['auth-a'] = service('auth-a', 'services/auth-service', 'auth-service', servicePorts[2]!);
-    replicas['auth-b'] = service('auth-b', 'services/auth-service', 'auth-service', servicePorts[3]!);
+    replicas = {
+      'token-a': service('token-a', 'services/token-service', 'token-service', servicePorts[0]!),
+      'token-b': service('token-b', 'services/token-service', 'token-service', servicePorts[1]!),
+      'auth-a': service('auth-a', 'services/auth-service', 'auth-service', servicePorts[2]!),
+      'auth-b': service('auth-b', 'services/auth-service', 'auth-service', servicePorts[3]!),
+    };
     // Started while NATS is down (below): it must start, say not ready, and serve once NATS is back.
     lateReadyUrl = `http://127.0.0.1:${servicePorts[4]}/ready`;
     late = Proc.service('token-late', 'services/token-service', { ...common, ...nats.envFor('token-service'), PORT: String(servicePorts[4]) }, `http://127.0.0.1:${servicePorts[4]}/health`);
@@ -92,7 +94,7 @@ describe('fault injection [distributed]', () => {
   }, 600_000);
 
   afterAll(async () => {
-    await Promise.all([gateway, twilio, late, ...Object.values(replicas)].map((p) => p?.stop()));
+    await Promise.all([gateway, twilio, late, ...Object.values(replicas ?? {})].map((p) => p?.stop()));
     await nats?.stop();
     await redis?.stop();
     if (rows.length) {

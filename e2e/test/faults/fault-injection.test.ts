@@ -200,6 +200,32 @@ describe('fault injection [distributed]', () => {
     expect(lateReadyMs).toBeLessThan(10_000);
   }, 300_000);
 
+  it('answers within 2 s while NATS is frozen under load, and recovers within 10 s of the thaw', async () => {
+    const load = new LoginLoad(gatewayUrl, twilioUrl);
+    load.start(CONCURRENCY);
+    await sleep(1_500);
+    const frozenAt = Date.now();
+    nats.freeze();
+    await sleep(4_000);
+    const readyStarted = Date.now();
+    const ready = await fetch(`${gatewayUrl}/ready`);
+    const readyMs = Date.now() - readyStarted;
+    nats.thaw();
+    const thawedAt = Date.now();
+    // Recovered: a request sent after the thaw succeeds.
+    while (Date.now() - thawedAt < 30_000 && !load.outcomes.some((o) => o.at > thawedAt && o.status === 200)) await sleep(100);
+    const recoveryMs = Date.now() - thawedAt;
+    const outcomes = await load.stop();
+    // Those in flight when NATS froze count too: they are the ones that could hang.
+    const duringFreeze = outcomes.filter((o) => o.at + o.ms >= frozenAt && o.at < thawedAt);
+    const s = record('NATS frozen (SIGSTOP 4 s)', duringFreeze, recoveryMs);
+    expect(ready.status).toBe(503);
+    expect(readyMs).toBeLessThan(1_000);
+    expect(s.lost).toBe(0);
+    expect(s.max).toBeLessThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
+  }, 300_000);
+
   it('turns the gateway not ready on SIGTERM, keeps serving for the drain period, then exits', async () => {
     // A second gateway with a drain period, so the first keeps serving the other scenarios.
     const port = await freePort();

@@ -83,6 +83,15 @@ export class ConfiguredNatsServer {
     }
   }
 
+  /** SIGSTOP: the server keeps its connections open but answers nothing. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

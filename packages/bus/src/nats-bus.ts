@@ -23,8 +23,8 @@ const json = JSONCodec();
 const SERVICE_ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
 const PING_TIMEOUT_MS = 900;
 /** How often the bus checks that NATS still answers, and after how long without an answer it calls it silent. */
-const PROBE_INTERVAL_MS = 500;
-const SILENCE_MS = 1_500;
+const PROBE_INTERVAL_MS = 250;
+const SILENCE_MS = 1_000;
 
 export interface NatsBusOptions extends NatsConnectionSettings {
   log: BusLogger;
@@ -149,7 +149,7 @@ export class NatsBus implements Bus {
 
   /**
    * nats.js notices a server that stopped answering only after minutes (or our pingInterval x
-   * maxPingOut); until then requests would wait their whole budget. A PING every half second
+   * maxPingOut); until then requests would wait their whole budget. A PING every 250 ms
    * notices within SILENCE_MS: requests then fail at once, those waiting fail too, until NATS answers.
    */
   private probe(nc: NatsConnection): void {

@@ -51,18 +51,21 @@ describe('fault injection [distributed]', () => {
   let redis: Proc;
   let twilio: Proc;
   let gateway: Proc;
-  const replicas: Record<'auth-a' | 'auth-b' | 'token-a' | 'token-b', Proc> = {} as never;
+  let replicas: Record<'auth-a' | 'auth-b' | 'token-a' | 'token-b', Proc>;
   let gatewayUrl = '';
   let twilioUrl = '';
+  let late: Proc | undefined;
+  let common: NodeJS.ProcessEnv = {};
+  let lateReadyUrl = '';
 
   beforeAll(async () => {
     nats = await ConfiguredNatsServer.start();
-    const [redisPort, twilioPort, gatewayPort, ...servicePorts] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+    const [redisPort, twilioPort, gatewayPort, ...servicePorts] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
     redis = new Proc('redis-server', ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], '/tmp', { PATH: process.env.PATH }, () => accepts(redisPort!));
     await redis.start();
     twilioUrl = `http://127.0.0.1:${twilioPort}`;
     gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    const common = {
+    common = {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
       LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
@@ -71,6 +74,10 @@ describe('fault injection [distributed]', () => {
       TWILIO_VERIFY_BASE_URL: twilioUrl,
       RATE_LIMIT_PER_IP_PER_MINUTE: '1000000',
       SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: '1000',
+      // The load sends codes from one IP to a few numbers, fast.
+      SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '1000000',
+      SMS_MIN_INTERVAL_SECONDS: '0',
+      SMS_HOURLY_BUDGET: '1000000',
     };
     twilio = Proc.service('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `${twilioUrl}/health`);
     // Both token-service replicas sign with the same key; nobody else gets it.
@@ -82,17 +89,27 @@ describe('fault injection [distributed]', () => {
         { ...common, ...nats.envFor(user), PORT: String(port), ...(user === 'token-service' ? { JWT_PRIVATE_KEYS: signingKeys } : {}) },
         `http://127.0.0.1:${port}/ready`,
       );
-    replicas['token-a'] = service('token-a', 'services/token-service', 'token-service', servicePorts[0]!);
-    replicas['token-b'] = service('token-b', 'services/token-service', 'token-service', servicePorts[1]!);
-    replicas['auth-a'] = service('auth-a', 'services/auth-service', 'auth-service', servicePorts[2]!);
-    replicas['auth-b'] = service('auth-b', 'services/auth-service', 'auth-service', servicePorts[3]!);
+    replicas = {
+      'token-a': service('token-a', 'services/token-service', 'token-service', servicePorts[0]!),
+      'token-b': service('token-b', 'services/token-service', 'token-service', servicePorts[1]!),
+      'auth-a': service('auth-a', 'services/auth-service', 'auth-service', servicePorts[2]!),
+      'auth-b': service('auth-b', 'services/auth-service', 'auth-service', servicePorts[3]!),
+    };
+    // Started while NATS is down (below): it must start, say not ready, and serve once NATS is back.
+    lateReadyUrl = `http://127.0.0.1:${servicePorts[4]}/ready`;
+    late = Proc.service(
+      'token-late',
+      'services/token-service',
+      { ...common, ...nats.envFor('token-service'), PORT: String(servicePorts[4]), JWT_PRIVATE_KEYS: signingKeys },
+      `http://127.0.0.1:${servicePorts[4]}/health`,
+    );
     gateway = Proc.service('gateway', 'services/gateway', { ...common, ...nats.envFor('gateway'), PORT: String(gatewayPort), BUS_TIMEOUT_MS: String(BUDGET_MS), SHUTDOWN_DRAIN_MS: '0' }, `${gatewayUrl}/ready`);
     // One at a time: the machine has few cores and other runs share it.
     for (const p of [twilio, ...Object.values(replicas), gateway]) await p.start();
   }, 600_000);
 
   afterAll(async () => {
-    await Promise.all([gateway, twilio, ...Object.values(replicas)].map((p) => p?.stop()));
+    await Promise.all([gateway, twilio, late, ...Object.values(replicas ?? {})].map((p) => p?.stop()));
     await nats?.stop();
     await redis?.stop();
     if (rows.length) {
@@ -157,6 +174,13 @@ describe('fault injection [distributed]', () => {
       const body = (await res.json()) as { code?: string };
       outcomes.push({ at, ms: Date.now() - at, status: res.status, ...(body.code ? { code: body.code } : {}), ...(res.headers.get('retry-after') ? {} : { code: 'NO_RETRY_AFTER' }) });
     }
+    // A service started now starts (its /health answers) and is not ready.
+    await late!.start();
+    const lateReady = await fetch(lateReadyUrl);
+    const lateBody = (await lateReady.json()) as { code?: string };
+    expect(lateReady.status).toBe(503);
+    expect(lateBody.code).toBe('SERVICE_UNAVAILABLE');
+
     await nats.start();
     const back = Date.now();
     let recoveryMs = Number.POSITIVE_INFINITY;
@@ -179,5 +203,77 @@ describe('fault injection [distributed]', () => {
     expect(outcomes.every((o) => o.status === 503 && o.code === 'SERVICE_UNAVAILABLE')).toBe(true);
     expect(s.max).toBeLessThan(2_000);
     expect(recoveryMs).toBeLessThan(10_000);
-  }, 120_000);
+    let lateReadyMs = Number.POSITIVE_INFINITY;
+    while (Date.now() - back < 30_000) {
+      if ((await fetch(lateReadyUrl)).ok) {
+        lateReadyMs = Date.now() - back;
+        break;
+      }
+      await sleep(100);
+    }
+    rows.push({ scenario: 'started while NATS down', requests: 0, failed: 0, lost: 0, p50: 0, p99: 0, max: 0, maxFailedMs: 0, recoveryMs: lateReadyMs, codes: '' });
+    expect(lateReadyMs).toBeLessThan(10_000);
+  }, 300_000);
+
+  it('answers within 2 s while NATS is frozen under load, and recovers within 10 s of the thaw', async () => {
+    const load = new LoginLoad(gatewayUrl, twilioUrl);
+    load.start(CONCURRENCY);
+    await sleep(1_500);
+    const frozenAt = Date.now();
+    nats.freeze();
+    await sleep(4_000);
+    const readyStarted = Date.now();
+    const ready = await fetch(`${gatewayUrl}/ready`);
+    const readyMs = Date.now() - readyStarted;
+    nats.thaw();
+    const thawedAt = Date.now();
+    // Recovered: a request sent after the thaw succeeds.
+    while (Date.now() - thawedAt < 30_000 && !load.outcomes.some((o) => o.at > thawedAt && o.status === 200)) await sleep(100);
+    const recoveryMs = Date.now() - thawedAt;
+    const outcomes = await load.stop();
+    // Those in flight when NATS froze count too: they are the ones that could hang.
+    const duringFreeze = outcomes.filter((o) => o.at + o.ms >= frozenAt && o.at < thawedAt);
+    const s = record('NATS frozen (SIGSTOP 4 s)', duringFreeze, recoveryMs);
+    expect(ready.status).toBe(503);
+    expect(readyMs).toBeLessThan(1_000);
+    expect(s.lost).toBe(0);
+    expect(s.max).toBeLessThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
+  }, 300_000);
+
+  it('turns the gateway not ready on SIGTERM, keeps serving for the drain period, then exits', async () => {
+    // A second gateway with a drain period, so the first keeps serving the other scenarios.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const drainMs = 3_000;
+    const second = Proc.service(
+      'gateway-drain',
+      'services/gateway',
+      {
+        ...common,
+        ...nats.envFor('gateway'),
+        PORT: String(port),
+        SHUTDOWN_DRAIN_MS: String(drainMs),
+      },
+      `${url}/ready`,
+    );
+    await second.start();
+    const load = new LoginLoad(url, twilioUrl);
+    load.start(2);
+    await sleep(1_000);
+    const sigterm = Date.now();
+    const stopped = second.stop('SIGTERM');
+    await sleep(300);
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(503);
+    await sleep(drainMs - 1_000);
+    // Clients that keep sending during the drain are still answered.
+    const during = load.outcomes.filter((o) => o.at > sigterm + 500 && o.at < sigterm + drainMs - 500);
+    const outcomes = await load.stop();
+    await stopped;
+    const s = record('SIGTERM gateway, 3 s drain (recoveryMs: exit)', outcomes.filter((o) => o.at < sigterm + drainMs - 200), Date.now() - sigterm);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.every((o) => o.status === 200)).toBe(true);
+    expect(s.failed).toBe(0);
+  }, 300_000);
 });

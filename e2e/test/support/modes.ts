@@ -2,13 +2,13 @@ import { describe } from 'vitest';
 import { distributedDepsAvailable, type Mode } from './system.ts';
 
 /**
- * The run modes the suite covers. The distributed mode needs NATS and Redis; without them it is
+ * The run modes the suite covers. The distributed mode needs nats-server and Redis; without them it is
  * skipped, unless E2E_REQUIRE_DISTRIBUTED=1 (as in CI), where their absence fails the run.
  */
 export async function modes(): Promise<Array<{ mode: Mode; skip: boolean }>> {
   const available = await distributedDepsAvailable();
   if (!available && process.env.E2E_REQUIRE_DISTRIBUTED === '1') {
-    throw new Error('E2E_REQUIRE_DISTRIBUTED=1 but NATS (NATS_URL) or Redis (REDIS_URL) does not answer');
+    throw new Error('E2E_REQUIRE_DISTRIBUTED=1 but nats-server (NATS_SERVER_BIN) is missing or Redis (REDIS_URL) does not answer');
   }
   return [
     { mode: 'embedded', skip: false },

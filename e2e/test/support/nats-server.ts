@@ -1,13 +1,19 @@
 // A private nats-server for the distributed suite, started with the repo's deploy/nats config, so
 // the suite runs with the permissions a deployment has (and never on the shared NATS).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
 
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+/** NATS_SERVER_BIN, or the first nats-server on PATH (or in /usr/sbin, where Debian puts it). */
+export const NATS_SERVER_BIN =
+  process.env.NATS_SERVER_BIN ??
+  [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/bin'].map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file)) ??
+  'nats-server';
 const CONFIG = fileURLToPath(new URL('../../../deploy/nats/nats-server.conf', import.meta.url));
 
 export const NATS_USERS = ['gateway', 'auth-service', 'token-service', 'plaid-service'] as const;
@@ -75,6 +81,15 @@ export class ConfiguredNatsServer {
       if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${this.port}: ${this.output}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** SIGSTOP: the server keeps its connections open but answers nothing. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   async stop(): Promise<void> {

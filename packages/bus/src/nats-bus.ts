@@ -22,6 +22,9 @@ import { assertMatches } from './validation.ts';
 const json = JSONCodec();
 const SERVICE_ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
 const PING_TIMEOUT_MS = 900;
+/** How often the bus checks that NATS still answers, and after how long without an answer it calls it silent. */
+const PROBE_INTERVAL_MS = 250;
+const SILENCE_MS = 1_000;
 
 export interface NatsBusOptions extends NatsConnectionSettings {
   log: BusLogger;
@@ -53,6 +56,10 @@ export class NatsBus implements Bus {
   private connected = false;
   private closing = false;
   private shuttingDown = false;
+  /** Connected, but NATS has not answered a PING for SILENCE_MS (a frozen server, a dead link). */
+  private silent = false;
+  private readonly onSilence = new Set<() => void>();
+  private probeTimer: NodeJS.Timeout | undefined;
   private readonly services: PendingService[] = [];
   private readonly firstConnection: Promise<void>;
   private readonly defaults: { timeoutMs: number; attemptTimeoutMs: number };
@@ -107,6 +114,7 @@ export class NatsBus implements Bus {
         this.connected = true;
         this.log.info({ server: nc.getServer() }, 'NATS connected');
         this.watch(nc);
+        this.probe(nc);
         for (const service of this.services) await this.startLogged(nc, service);
         return;
       } catch (err) {
@@ -127,6 +135,7 @@ export class NatsBus implements Bus {
           this.log.warn({ server: status.data }, 'NATS disconnected; bus requests answer 503 until it is back');
         } else if (status.type === 'reconnect') {
           this.connected = true;
+          this.silent = false;
           this.log.info({ server: status.data }, 'NATS reconnected');
         } else if (status.type === 'error') {
           this.log.error({ nats: status.data, permission: status.permissionContext }, 'NATS error');
@@ -135,6 +144,55 @@ export class NatsBus implements Bus {
     })();
     void nc.closed().then(() => {
       this.connected = false;
+    });
+  }
+
+  /**
+   * nats.js notices a server that stopped answering only after minutes (or our pingInterval x
+   * maxPingOut); until then requests would wait their whole budget. A PING every 250 ms
+   * notices within SILENCE_MS: requests then fail at once, those waiting fail too, until NATS answers.
+   */
+  private probe(nc: NatsConnection): void {
+    let outstandingSince: number | undefined;
+    let expected = Date.now() + PROBE_INTERVAL_MS;
+    this.probeTimer = setInterval(() => {
+      const now = Date.now();
+      // A late tick means this process was stalled, not NATS: judge nothing on it.
+      const stalled = now - expected > PROBE_INTERVAL_MS / 2;
+      expected = now + PROBE_INTERVAL_MS;
+      if (!this.connected || nc.isClosed()) return;
+      if (outstandingSince === undefined) {
+        const sent = now;
+        outstandingSince = sent;
+        const settle = () => {
+          if (outstandingSince === sent) outstandingSince = undefined;
+        };
+        nc.flush().then(() => {
+          settle();
+          if (this.silent) this.log.info({}, 'NATS answers again');
+          this.silent = false;
+        }, settle);
+        return;
+      }
+      if (!stalled && !this.silent && now - outstandingSince > SILENCE_MS) {
+        this.silent = true;
+        this.log.warn({ silentMs: now - outstandingSince }, 'NATS does not answer; bus requests answer 503 until it does');
+        for (const notify of this.onSilence) notify();
+      }
+    }, PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
+  }
+
+  /** Settles like `work`, or rejects as soon as NATS goes silent. */
+  private untilSilent<T>(work: Promise<T>, subject: string): Promise<T> {
+    let notify: (() => void) | undefined;
+    const silenced = new Promise<never>((_, reject) => {
+      notify = () => reject(unavailable(subject, 'the message bus does not answer'));
+      this.onSilence.add(notify);
+    });
+    work.catch(() => undefined);
+    return Promise.race([work, silenced]).finally(() => {
+      if (notify) this.onSilence.delete(notify);
     });
   }
 
@@ -152,13 +210,15 @@ export class NatsBus implements Bus {
   private async attempt<E extends Endpoint>(endpoint: E, data: Uint8Array, attempt: Attempt): Promise<EndpointResponse<E>> {
     const nc = this.nc;
     if (!nc || !this.connected || nc.isClosed()) throw unavailable(endpoint.subject, 'the message bus is disconnected');
+    if (this.silent) throw unavailable(endpoint.subject, 'the message bus does not answer');
     const h = natsHeaders();
     if (attempt.requestId) h.set(REQUEST_ID_HEADER, attempt.requestId);
     h.set(DEADLINE_HEADER, String(attempt.deadline));
     let reply: Msg;
     try {
-      reply = await nc.request(this.subjectPrefix + endpoint.subject, data, { timeout: attempt.timeoutMs, headers: h });
+      reply = await this.untilSilent(nc.request(this.subjectPrefix + endpoint.subject, data, { timeout: attempt.timeoutMs, headers: h }), endpoint.subject);
     } catch (err) {
+      if (err instanceof AppError) throw err;
       throw toAppError(err as NatsError, endpoint.subject);
     }
     const body = reply.data.length > 0 ? json.decode(reply.data) : undefined;
@@ -227,6 +287,7 @@ export class NatsBus implements Bus {
     if (this.shuttingDown) throw new AppError('SERVICE_UNAVAILABLE', 'Shutting down');
     const nc = this.nc;
     if (!nc || !this.connected || nc.isClosed()) throw new AppError('SERVICE_UNAVAILABLE', 'NATS is not connected');
+    if (this.silent) throw new AppError('SERVICE_UNAVAILABLE', 'NATS does not answer');
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -246,6 +307,7 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.probeTimer);
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
       // Drain flushes the replies still queued; a NATS that is gone must not hold the process.

@@ -1,8 +1,14 @@
 // A private nats-server for tests that stop, freeze or restart NATS (the shared one must not be touched).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createServer, connect as tcpConnect } from 'node:net';
 
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+/** NATS_SERVER_BIN, or the first nats-server on PATH (or in /usr/sbin, where Debian puts it). */
+export const NATS_SERVER_BIN =
+  process.env.NATS_SERVER_BIN ??
+  [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/bin'].map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file)) ??
+  'nats-server';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

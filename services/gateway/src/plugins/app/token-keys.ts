@@ -35,21 +35,27 @@ export class TokenKeys {
   }
 
   async verify(token: string, expected: TokenType): Promise<TokenClaims> {
-    if (!this.jwks) await this.refresh();
     this.refreshInBackgroundIfOld();
     try {
+      // Malformed tokens, wrong algorithms and types fail here without any call to token-service.
       return this.verifier.verify(token, expected);
     } catch (err) {
-      if (!(err instanceof UnknownKeyIdError) || this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
-      // Maybe a key added by a rotation since the last fetch.
-      this.lastUnknownKidRefresh = this.now();
-      await this.refresh().catch(() => undefined);
+      if (!(err instanceof UnknownKeyIdError)) throw err;
+      if (!this.jwks) {
+        // Never loaded: 503 if token-service cannot answer, rather than refusing a valid token.
+        await this.refresh();
+      } else {
+        // Maybe a key added by a rotation since the last fetch; forged kids are free, so not often.
+        if (this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
+        this.lastUnknownKidRefresh = this.now();
+        await this.refresh().catch(() => undefined);
+      }
       return this.verifier.verify(token, expected);
     }
   }
 
   private refreshInBackgroundIfOld(): void {
-    if (this.now() - this.fetchedAt < REFRESH_AFTER_MS || this.inflight) return;
+    if (!this.jwks || this.now() - this.fetchedAt < REFRESH_AFTER_MS || this.inflight) return;
     this.refresh().catch((err: unknown) => this.log.warn({ err }, 'could not refresh the token verification keys; using the cached ones'));
   }
 

@@ -8,7 +8,7 @@ import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
 import { ConfiguredNatsServer } from '../support/nats-server.ts';
-import { LoginLoad, summarise, type Outcome } from './load.ts';
+import { LoginLoad, loginOnce, summarise, timedCall, type Outcome } from './load.ts';
 import { Proc } from './processes.ts';
 
 const BUDGET_MS = 3_000;
@@ -275,5 +275,84 @@ describe('fault injection [distributed]', () => {
     expect(during.length).toBeGreaterThan(0);
     expect(during.every((o) => o.status === 200)).toBe(true);
     expect(s.failed).toBe(0);
+  }, 300_000);
+
+  /** Calls the protected route with `token` for `ms`, back to back. */
+  const probeProtected = async (token: string, ms: number, outcomes: Outcome[]) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) await timedCall(`${gatewayUrl}/api/auth/protected`, undefined, outcomes, token);
+  };
+
+  /** Polls until `ok` answers true; the time it took, or Infinity after 30 s. */
+  const recovery = async (ok: () => Promise<boolean>) => {
+    const from = Date.now();
+    while (Date.now() - from < 30_000) {
+      if (await ok().catch(() => false)) return Date.now() - from;
+      await sleep(100);
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+
+  it('fails closed within 2 s while Redis is frozen, and lets the same token in again after the thaw', async () => {
+    const token = await loginOnce(gatewayUrl, twilioUrl);
+    expect(token).toBeDefined();
+    const outcomes: Outcome[] = [];
+    redis.freeze();
+    try {
+      await probeProtected(token!, 3_000, outcomes);
+    } finally {
+      redis.thaw();
+    }
+    const recoveryMs = await recovery(async () => (await timedCall(`${gatewayUrl}/api/auth/protected`, undefined, [], token)).status === 200);
+    const s = record('Redis frozen (SIGSTOP 3 s)', outcomes, Number.isFinite(recoveryMs) ? recoveryMs : '');
+    expect(s.requests).toBeGreaterThan(0);
+    // Never open: every answer while frozen is a 503 (or a 200 that got in before the freeze bit).
+    expect(outcomes.every((o) => o.status === 503 || o.status === 200)).toBe(true);
+    expect(outcomes.some((o) => o.status === 503 && o.code === 'STORE_UNAVAILABLE')).toBe(true);
+    expect(s.lost).toBe(0);
+    expect(s.max).toBeLessThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
+  }, 300_000);
+
+  it('fails closed within 2 s while Redis is down, and after it comes back empty refuses the tokens it forgot', async () => {
+    const token = await loginOnce(gatewayUrl, twilioUrl);
+    expect(token).toBeDefined();
+    const outcomes: Outcome[] = [];
+    await redis.stop('SIGKILL');
+    await probeProtected(token!, 2_000, outcomes);
+    await timedCall(`${gatewayUrl}/api/auth/send-verification`, { phone_number: '+14155559999' }, outcomes);
+    // This redis-server keeps nothing on disk: it comes back empty, as after a lost volume.
+    await redis.start();
+    const recoveryMs = await recovery(async () => (await loginOnce(gatewayUrl, twilioUrl)) !== undefined);
+    const s = record('Redis down, back empty', outcomes, Number.isFinite(recoveryMs) ? recoveryMs : '');
+    expect(outcomes.every((o) => o.status === 503)).toBe(true);
+    expect(s.max).toBeLessThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
+    const after = await timedCall(`${gatewayUrl}/api/auth/protected`, undefined, [], token);
+    rows.push({ scenario: 'token of a session Redis forgot', requests: 1, failed: 1, lost: 0, p50: after.ms, p99: after.ms, max: after.ms, maxFailedMs: after.ms, recoveryMs: '', codes: `${after.status} ${after.code ?? ''}` });
+    expect(after.status).toBe(401);
+    expect(after.code).toBe('TOKEN_REVOKED');
+  }, 300_000);
+
+  it('answers 503 within 2 s when a service has no replica left, and recovers when one comes back', async () => {
+    await Promise.all([replicas['token-a'].stop('SIGTERM'), replicas['token-b'].stop('SIGTERM')]);
+    const verifyOutcomes: Outcome[] = [];
+    // Sending needs only auth-service; verifying needs token-service too.
+    for (let i = 0; i < 5; i++) {
+      const phone = `+1415555${String(8_000 + i).padStart(4, '0')}`;
+      const sent = await fetch(`${gatewayUrl}/api/auth/send-verification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone_number: phone }) });
+      if (!sent.ok) continue;
+      const res = await fetch(`${twilioUrl}/outbox?to=${encodeURIComponent(phone)}`);
+      const code = ((await res.json()) as { messages: Array<{ code: string }> }).messages.at(-1)?.code;
+      await timedCall(`${gatewayUrl}/api/auth/verify-code`, { phone_number: phone, code }, verifyOutcomes);
+    }
+    await replicas['token-a'].start();
+    const recoveryMs = await recovery(async () => (await loginOnce(gatewayUrl, twilioUrl)) !== undefined);
+    await replicas['token-b'].start();
+    const s = record('no token-service replica left', verifyOutcomes, Number.isFinite(recoveryMs) ? recoveryMs : '');
+    expect(verifyOutcomes.length).toBeGreaterThan(0);
+    expect(verifyOutcomes.every((o) => o.status === 503 && o.code === 'SERVICE_UNAVAILABLE')).toBe(true);
+    expect(s.max).toBeLessThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
   }, 300_000);
 });

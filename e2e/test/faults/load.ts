@@ -14,14 +14,15 @@ function nextPhone(): string {
   return `+1415555${String(counter).padStart(4, '0')}`;
 }
 
-async function timedCall(url: string, body: unknown, outcomes: Outcome[]): Promise<Outcome> {
+/** One request, recorded: POST with a JSON body, or GET with a bearer token. */
+export async function timedCall(url: string, body: unknown, outcomes: Outcome[], token?: string): Promise<Outcome> {
   const at = Date.now();
   let outcome: Outcome;
   try {
     const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(30_000),
     });
     const json = (await res.json().catch(() => ({}))) as { code?: string };
@@ -31,6 +32,24 @@ async function timedCall(url: string, body: unknown, outcomes: Outcome[]): Promi
   }
   outcomes.push(outcome);
   return outcome;
+}
+
+/** Logs one new phone number in; the access token, or undefined when the system could not. */
+export async function loginOnce(gatewayUrl: string, twilioUrl: string, outcomes: Outcome[] = []): Promise<string | undefined> {
+  const phone = nextPhone();
+  const sent = await timedCall(`${gatewayUrl}/api/auth/send-verification`, { phone_number: phone }, outcomes);
+  if (sent.status !== 200) return undefined;
+  const res = await fetch(`${twilioUrl}/outbox?to=${encodeURIComponent(phone)}`);
+  const { messages } = (await res.json()) as { messages: Array<{ code: string }> };
+  const code = messages.at(-1)?.code;
+  if (!code) return undefined;
+  const verify = await fetch(`${gatewayUrl}/api/auth/verify-code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ phone_number: phone, code }),
+  });
+  if (!verify.ok) return undefined;
+  return ((await verify.json()) as { tokens: { access_token: string } }).tokens.access_token;
 }
 
 export class LoginLoad {

@@ -56,6 +56,15 @@ export class Proc {
     }
   }
 
+  /** SIGSTOP: the process keeps its sockets open but answers nothing, until `thaw`. */
+  freeze(): void {
+    if (this.running) this.child!.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.running) this.child!.kill('SIGCONT');
+  }
+
   /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 30_000): Promise<void> {
     const child = this.child;

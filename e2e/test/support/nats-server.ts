@@ -48,7 +48,7 @@ export class ConfiguredNatsServer {
   private output = '';
 
   private constructor(readonly port: number) {
-    this.passwords = Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(18).toString('base64url')])) as Record<NatsUser, string>;
+    this.passwords = Object.fromEntries(NATS_USERS.map((u) => [u, `pw-${randomBytes(18).toString('hex')}`])) as Record<NatsUser, string>;
   }
 
   static async start(): Promise<ConfiguredNatsServer> {

@@ -335,7 +335,7 @@ describe('fault injection [distributed]', () => {
   }, 300_000);
 
   it('answers 503 within 2 s when a service has no replica left, and recovers when one comes back', async () => {
-    await Promise.all([replicas['token-a'].stop('SIGTERM'), replicas['token-b'].stop('SIGTERM')]);
+    await Promise.all([replicas['token-a'].stop('SIGTERM'), replicas['token-b'].stop('SIGTERM'), late?.stop('SIGTERM')]);
     const verifyOutcomes: Outcome[] = [];
     // Sending needs only auth-service; verifying needs token-service too.
     for (let i = 0; i < 5; i++) {

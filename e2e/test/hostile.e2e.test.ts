@@ -1,7 +1,7 @@
 // The hostile-input suite: what an attacker sends, on both run modes. Every answer must be a
 // non-5xx, and every error must carry {statusCode, error, code, message}; where the exact status
 // is not the point (a new limit may answer 429 first), any such 4xx passes.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestCode, login, newPhoneNumber } from './support/client.ts';
 import { BROKEN_AUTHORIZATION, forgeries } from './support/forge-jwt.ts';
 import { describeEachMode } from './support/modes.ts';
@@ -23,6 +23,8 @@ interface SendOptions {
   /** A string is sent as is; anything else as JSON. */
   body?: unknown;
   token?: string;
+  /** Another system than the suite's own (the limits group runs on one with the default limits). */
+  on?: System;
 }
 
 await describeEachMode('hostile input', (mode) => {
@@ -46,7 +48,7 @@ await describeEachMode('hostile input', (mode) => {
     if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     try {
-      const res = await fetch(`${system.url}${path}`, { method, headers, body, signal: AbortSignal.timeout(15_000) });
+      const res = await fetch(`${(options.on ?? system).url}${path}`, { method, headers, body, signal: AbortSignal.timeout(15_000) });
       const text = await res.text();
       let parsed: unknown = text;
       try {
@@ -341,6 +343,79 @@ await describeEachMode('hostile input', (mode) => {
       const successes = answers.filter((a) => a.status === 200);
       if (successes.length !== 1) tally.failures.push(`one code sent 10 times at once succeeded ${successes.length} times`);
     }));
+
+  describe('with the default abuse limits', () => {
+    let limited: System;
+    beforeAll(async () => {
+      // The defaults, but for a country allow-list to prove.
+      limited = await startSystem(mode, {
+        RATE_LIMIT_PER_IP_PER_MINUTE: '120',
+        SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '30',
+        SMS_MIN_INTERVAL_SECONDS: '60',
+        SMS_ALLOWED_COUNTRIES: 'US,CA',
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await limited?.close();
+    });
+
+    const retryAfterOf = (answer: Answer) => Number((answer.body as Record<string, unknown> | undefined)?.retry_after ?? 0);
+    const sendCode = (phone: string, headers: Record<string, string> = {}) =>
+      send('POST', '/api/auth/send-verification', { on: limited, body: { phone_number: phone }, headers });
+
+    it('holds every limit: countries, one number, wrong codes, SMS pumping from one IP, forged X-Forwarded-For, failed logins', () =>
+      group(async () => {
+        let sends = 0;
+        const sent = async (label: string, phone: string, expectation: Expectation, headers: Record<string, string> = {}) => {
+          sends += 1;
+          const answer = await sendCode(phone, headers);
+          tally.record(label, answer, expectation);
+          return answer;
+        };
+
+        // A destination outside SMS_ALLOWED_COUNTRIES never costs an SMS.
+        await sent('send to a country not allowed', '+447911123456', { status: 400, codes: ['PHONE_COUNTRY_NOT_ALLOWED'] });
+
+        // One number: a second code within the minimum interval is refused, however it is written.
+        const phone = newPhoneNumber();
+        await sent('first code to a number', phone, { status: 200 });
+        const spaced = `+1 ${phone.slice(2, 5)} ${phone.slice(5, 8)} ${phone.slice(8)}`;
+        for (const variant of [phone, spaced, `+1-${phone.slice(2)}`]) {
+          const again = await sent(`second code to ${variant} within the interval`, variant, { status: 429, codes: ['VERIFICATION_SEND_TOO_SOON'] });
+          if (retryAfterOf(again) <= 0) tally.failures.push(`${variant}: VERIFICATION_SEND_TOO_SOON without retry_after`);
+        }
+
+        // Guessing: never a success, and refused with a limit once Twilio's 5 checks per code are used.
+        const guesses = [];
+        for (let i = 0; i < 12; i++) {
+          guesses.push(
+            await probe(`wrong code #${i + 1}`, 'POST', '/api/auth/verify-code', { on: limited, body: { phone_number: phone, code: String(100_000 + i) } }, {
+              status: [401, 429],
+              codes: ['VERIFICATION_MAX_ATTEMPTS', 'VERIFICATION_LOCKED', 'RATE_LIMITED'],
+              alsoBody: WRONG_CODE_BODY,
+            }),
+          );
+        }
+        if (guesses.filter((g) => g.status === 401).length > 5) tally.failures.push('more than 5 wrong codes were checked against one code');
+        if (!guesses.slice(5).every((g) => g.status === 429)) tally.failures.push('wrong codes after the fifth were not refused with 429');
+
+        // SMS pumping: many numbers from one IP, each with a different forged X-Forwarded-For.
+        const pumped = [];
+        for (let i = 0; i < 40; i++) {
+          pumped.push(await sent(`pumped code #${i + 1}`, newPhoneNumber(), { status: [200, 429] }, { 'x-forwarded-for': `203.0.113.${i + 1}` }));
+        }
+        const delivered = pumped.filter((a) => a.status === 200).length;
+        if (delivered > 30 - (sends - pumped.length)) tally.failures.push(`${delivered} pumped codes were sent: the per-IP limit (30 an hour) did not hold, or X-Forwarded-For chose the key`);
+        const stopped = pumped.filter((a) => a.status === 429 && (a.body as Record<string, unknown>).code === 'RATE_LIMITED').length;
+        if (stopped < 10) tally.failures.push(`SMS pumping from one IP was not stopped (${stopped} refused with RATE_LIMITED)`);
+
+        // Failed authentications spend the per-IP budget (120 a minute) like any other request.
+        const refused = [];
+        for (let i = 0; i < 130; i++) refused.push(await probe(`forged token #${i + 1}`, 'GET', '/api/auth/protected', { on: limited, token: `forged.${i}.token` }, REFUSED_TOKEN));
+        if (!refused.some((a) => a.status === 429)) tally.failures.push('130 failed logins in a minute were never rate limited');
+        expect(delivered).toBeGreaterThan(0);
+      }));
+  });
 
   it(`sent at least ${MIN_REQUESTS} hostile requests: no 5xx, every error shaped, every check passed`, () => {
     const line = tally.summary(`hostile suite [${mode}]`);

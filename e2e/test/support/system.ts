@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@repo/embedded';
 import { ConfiguredNatsServer, natsServerAvailable, type NatsUser } from './nats-server.ts';
-import { answers, freePort, waitFor } from './ports.ts';
+import { answers, freePort } from './ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 export type Mode = 'embedded' | 'distributed';
@@ -92,6 +92,8 @@ async function startEmbeddedSystem(overrides: Record<string, string>): Promise<S
   return handle;
 }
 
+const START_TIMEOUT_MS = 120_000;
+
 class ServiceProcess {
   private child: ChildProcess | undefined;
   private output = '';
@@ -113,13 +115,13 @@ class ServiceProcess {
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child = child;
-    try {
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.output}`);
-        return answers(this.healthUrl);
-      }, `${this.name} to answer ${this.healthUrl}`);
-    } catch (err) {
-      throw new Error(`${this.name} did not start: ${(err as Error).message}\n${this.output.slice(-4000)}`);
+    // Generous: on a busy machine (another test run at the same time) a start can take long.
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${this.name} did not start: it exited with ${child.exitCode}\n${this.output.slice(-4000)}`);
+      if (await answers(this.healthUrl).catch(() => false)) return;
+      if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

@@ -9,6 +9,7 @@ export const keys = {
   verificationApproved: (phone: string, codeHash: string) => `verification-approved:${phone}:${codeHash}`,
   verificationApprovalClaim: (phone: string, codeHash: string) => `verification-approval-claim:${phone}:${codeHash}`,
   verificationChecks: (phone: string) => `verification-checks:${phone}`,
+  verificationWrongCodes: (phone: string) => `verification-wrong-codes:${phone}`,
   smsLastSent: (phone: string) => `sms:last-sent:${phone}`,
   smsSentInHour: (hour: number) => `sms:sent-in-hour:${hour}`,
   plaidUserItems: (user: string) => `plaid:user-items:${user}`,

@@ -33,6 +33,16 @@ export interface VerificationLog {
   releaseApproval(phone: string, codeHash: string): Promise<void>;
   /** Tokens were issued: the approval is spent and the number's last code is `used`. */
   markUsed(phone: string, codeHash: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Twilio started a new verification (not a resend of a pending one): its wrong codes start at 0
+   * and are remembered as long as the code lives. Twilio deletes a verification after too many
+   * wrong codes and then answers 20404, like for an expired one; this count tells them apart.
+   */
+  startCode(phone: string, codeTtlSeconds: number): Promise<void>;
+  /** Twilio answered a wrong code for the number's current code (nothing when none is known). */
+  recordWrongCode(phone: string): Promise<void>;
+  /** Wrong codes answered for the number's current code. */
+  wrongCodes(phone: string): Promise<number>;
 }
 
 const USED = 'used';
@@ -42,6 +52,12 @@ const CLAIM_APPROVAL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'none' end
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 'claimed' end
 return 'busy'
+`;
+
+// KEYS: the wrong-code count. Counts only for a code we know of, so the count keeps its TTL.
+const RECORD_WRONG_CODE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
+return 0
 `;
 
 export class RedisVerificationLog implements VerificationLog {
@@ -107,9 +123,26 @@ export class RedisVerificationLog implements VerificationLog {
         .multi()
         .del(keys.verificationApproved(phone, codeHash), keys.verificationApprovalClaim(phone, codeHash))
         .set(keys.verificationSent(phone), USED, 'EX', ttlSeconds)
+        .del(keys.verificationWrongCodes(phone))
         .exec();
       throwOnFailure(results);
     });
+  }
+
+  startCode(phone: string, codeTtlSeconds: number): Promise<void> {
+    return guardRedis(async () => {
+      await this.redis.set(keys.verificationWrongCodes(phone), 0, 'EX', codeTtlSeconds);
+    });
+  }
+
+  recordWrongCode(phone: string): Promise<void> {
+    return guardRedis(async () => {
+      await this.redis.eval(RECORD_WRONG_CODE, 1, keys.verificationWrongCodes(phone));
+    });
+  }
+
+  wrongCodes(phone: string): Promise<number> {
+    return guardRedis(async () => Number((await this.redis.get(keys.verificationWrongCodes(phone))) ?? 0));
   }
 }
 
@@ -123,8 +156,11 @@ export class MemoryVerificationLog implements VerificationLog {
   private readonly sent: ExpiringMap<LastCode>;
   private readonly approvals: ExpiringMap<true>;
   private readonly claims: ExpiringMap<true>;
+  // An object, so that counting a wrong code keeps the entry's expiry.
+  private readonly wrong: ExpiringMap<{ count: number }>;
 
   constructor(now: () => number = Date.now) {
+    this.wrong = new ExpiringMap(now);
     this.sent = new ExpiringMap(now);
     this.approvals = new ExpiringMap(now);
     this.claims = new ExpiringMap(now);
@@ -167,5 +203,19 @@ export class MemoryVerificationLog implements VerificationLog {
     this.approvals.delete(`${phone}:${codeHash}`);
     this.claims.delete(`${phone}:${codeHash}`);
     this.sent.set(phone, 'used', ttlSeconds);
+    this.wrong.delete(phone);
+  }
+
+  async startCode(phone: string, codeTtlSeconds: number): Promise<void> {
+    this.wrong.set(phone, { count: 0 }, codeTtlSeconds);
+  }
+
+  async recordWrongCode(phone: string): Promise<void> {
+    const entry = this.wrong.get(phone);
+    if (entry) entry.count += 1;
+  }
+
+  async wrongCodes(phone: string): Promise<number> {
+    return this.wrong.get(phone)?.count ?? 0;
   }
 }

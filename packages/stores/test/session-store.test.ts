@@ -110,6 +110,21 @@ function verificationSuite(name: string, log: VerificationLog) {
       await log.clear(p);
       expect(await log.wasSent(p)).toBe(false);
     });
+
+    it("counts wrong codes of the number's current code only, from 0 at each new code until it is used", async () => {
+      const p = phone();
+      await log.recordWrongCode(p);
+      expect(await log.wrongCodes(p)).toBe(0);
+      await log.startCode(p, TTL);
+      await log.recordWrongCode(p);
+      await log.recordWrongCode(p);
+      expect(await log.wrongCodes(p)).toBe(2);
+      await log.startCode(p, TTL);
+      expect(await log.wrongCodes(p)).toBe(0);
+      await log.recordWrongCode(p);
+      await log.markUsed(p, 'hash', TTL);
+      expect(await log.wrongCodes(p)).toBe(0);
+    });
   });
 }
 

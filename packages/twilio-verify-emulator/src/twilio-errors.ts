@@ -38,3 +38,28 @@ export const maxCheckAttemptsReached = () => new TwilioError(60202, 429, 'Max ch
 export const maxSendAttemptsReached = () => new TwilioError(60203, 429, 'Max send attempts reached');
 
 export const internalError = () => new TwilioError(20500, 500, 'Internal Server Error');
+
+/**
+ * The limits and blocks Twilio answers before a code goes out, with its HTTP statuses and messages
+ * (https://www.twilio.com/docs/api/errors/<code>). Tests make the emulator answer them.
+ */
+export const TWILIO_REFUSALS = {
+  20429: { status: 429, message: 'Too Many Requests' },
+  60202: { status: 429, message: 'Max check attempts reached' },
+  60203: { status: 429, message: 'Max send attempts reached' },
+  60205: { status: 403, message: 'SMS is not supported by landline phone number' },
+  60212: { status: 429, message: 'Too many concurrent requests for phone number' },
+  60410: { status: 403, message: 'Verification delivery attempt blocked' },
+  60605: { status: 403, message: 'Verification delivery attempt blocked' },
+  20500: { status: 500, message: 'Internal Server Error' },
+  20503: { status: 503, message: 'Service Unavailable' },
+} as const satisfies Record<number, { status: number; message: string }>;
+
+export type TwilioRefusalCode = keyof typeof TWILIO_REFUSALS;
+
+export const isTwilioRefusalCode = (code: number): code is TwilioRefusalCode => code in TWILIO_REFUSALS;
+
+export const twilioRefusal = (code: TwilioRefusalCode): TwilioError => {
+  const { status, message } = TWILIO_REFUSALS[code];
+  return new TwilioError(code, status, message);
+};

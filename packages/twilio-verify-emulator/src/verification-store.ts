@@ -15,7 +15,7 @@ export const isValidRecipient = (channel: Channel, to: string): boolean =>
 /** A check may name the recipient by phone or by email, whichever channel it was sent on. */
 export const isAnyRecipient = (to: string): boolean => E164.test(to) || EMAIL.test(to);
 
-export type VerificationStatus = 'pending' | 'approved' | 'canceled';
+export type VerificationStatus = 'pending' | 'approved' | 'canceled' | 'max_attempts_reached';
 
 export interface SendAttempt {
   sid: string;
@@ -102,7 +102,7 @@ export class VerificationStore {
 
   /**
    * Returns the verification as it stands after the check, or undefined when nothing is pending.
-   * Once the failed checks reach the limit, every further check is refused until it expires.
+   * A wrong code is answered `pending` up to the limit; the next check is 60202 and deletes it.
    */
   check(service: ServiceRef, target: { to?: string; verificationSid?: string }, code: string): Verification | undefined {
     const verification =
@@ -110,7 +110,12 @@ export class VerificationStore {
         ? this.find(service, target.verificationSid)
         : this.#findByRecipient(service, target.to ?? '');
     if (!verification) return undefined;
-    if (verification.failedChecks >= this.#rules.maxCheckAttempts) throw maxCheckAttemptsReached();
+    if (verification.failedChecks >= this.#rules.maxCheckAttempts) {
+      // Twilio refuses the check after the last allowed one and deletes the verification: from
+      // then on it is 20404, like an expired or approved one.
+      this.#pending.delete(verification.sid);
+      throw maxCheckAttemptsReached();
+    }
     verification.updatedAt = this.#clock.now();
     if (code !== verification.code) {
       verification.failedChecks += 1;
@@ -123,6 +128,14 @@ export class VerificationStore {
     const verification = this.#pending.get(sid);
     if (!verification || !this.#isLive(verification)) return undefined;
     return sameService(verification, service) ? verification : undefined;
+  }
+
+  /** A fetch: once its checks are used up, a verification reads `max_attempts_reached` until deleted. */
+  describe(service: ServiceRef, sid: string): Verification | undefined {
+    const verification = this.find(service, sid);
+    if (!verification) return undefined;
+    const exhausted = verification.failedChecks >= this.#rules.maxCheckAttempts;
+    return { ...verification, status: exhausted ? 'max_attempts_reached' : verification.status };
   }
 
   /** Twilio's "Update a Verification": approve (custom codes) or cancel a pending one. */

@@ -1,9 +1,10 @@
 import twilio from 'twilio';
+import { DEFAULT_SERVICE_SID } from '../src/app.ts';
 import { EmulatorRequestClient } from '../src/request-client.ts';
 
 export const ACCOUNT_SID = `AC${'1'.repeat(32)}`;
 export const AUTH_TOKEN = 'test-auth-token';
-export const SERVICE_SID = `VA${'a'.repeat(32)}`;
+export const SERVICE_SID = DEFAULT_SERVICE_SID;
 
 /** The real SDK, pointed at an emulator. */
 export function sdkClient(url: string, accountSid = ACCOUNT_SID, authToken = AUTH_TOKEN) {
@@ -42,3 +43,13 @@ export async function advanceClock(url: string, seconds: number): Promise<void> 
 
 /** A code of the same length that is certainly not `code`. */
 export const wrongCode = (code: string): string => (code === '000000' ? '111111' : '000000');
+
+/** Makes the next matching Twilio request answer a Twilio error (`POST /_emulator/failures`). */
+export async function failNext(url: string, failure: { code: number; operation?: string; to?: string; times?: number }): Promise<void> {
+  const res = await fetch(`${url}/_emulator/failures`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(failure),
+  });
+  if (res.status !== 204) throw new Error(`failure hook answered ${res.status}`);
+}

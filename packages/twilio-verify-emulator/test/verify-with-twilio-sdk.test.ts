@@ -5,6 +5,7 @@ import {
   AUTH_TOKEN,
   SERVICE_SID,
   advanceClock,
+  failNext,
   latestCode,
   nextPhone,
   readOutbox,
@@ -133,20 +134,25 @@ describe('checking a code', () => {
     expect(check).toMatchObject({ to, status: 'pending', valid: false });
   });
 
-  it('answers five wrong codes normally, then refuses any sixth check with 60202', async () => {
+  it('answers five wrong codes normally, refuses the sixth check with 60202 and then deletes the verification', async () => {
     const to = nextPhone();
-    await service().verifications.create({ to, channel: 'sms' });
+    const { sid } = await service().verifications.create({ to, channel: 'sms' });
     const code = await latestCode(emulator.url, to);
     for (let i = 0; i < 5; i++) {
       const check = await service().verificationChecks.create({ to, code: wrongCode(code) });
       expect(check.status).toBe('pending');
     }
+    expect((await service().verifications(sid).fetch()).status).toBe('max_attempts_reached');
 
     await expect(service().verificationChecks.create({ to, code })).rejects.toMatchObject({
       status: 429,
       code: 60202,
       message: 'Max check attempts reached',
     });
+    // Deleted: even the right code, and a fetch, are 20404 now; a send starts a new verification.
+    await expect(service().verificationChecks.create({ to, code })).rejects.toMatchObject({ status: 404, code: 20404 });
+    await expect(service().verifications(sid).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
+    expect((await service().verifications.create({ to, channel: 'sms' })).sid).not.toBe(sid);
   });
 
   it('answers 20404 when nothing was sent', async () => {
@@ -186,10 +192,18 @@ describe('checking a code', () => {
     expect(second.sid).not.toBe(first.sid);
   });
 
-  it('rejects a code that is not 4-10 digits with 60200', async () => {
+  it('answers a 4-10 character code that is not digits as a wrong code', async () => {
     const to = nextPhone();
     await service().verifications.create({ to, channel: 'sms' });
-    await expect(service().verificationChecks.create({ to, code: '12ab' })).rejects.toMatchObject({ status: 400, code: 60200 });
+    expect(await service().verificationChecks.create({ to, code: 'AB12CD' })).toMatchObject({ status: 'pending', valid: false });
+    expect((await service().verificationChecks.create({ to, code: await latestCode(emulator.url, to) })).status).toBe('approved');
+  });
+
+  it('rejects a code shorter than 4 or longer than 10 characters with 60200', async () => {
+    const to = nextPhone();
+    await service().verifications.create({ to, channel: 'sms' });
+    await expect(service().verificationChecks.create({ to, code: '12a' })).rejects.toMatchObject({ status: 400, code: 60200 });
+    await expect(service().verificationChecks.create({ to, code: '12345678901' })).rejects.toMatchObject({ status: 400, code: 60200 });
   });
 });
 
@@ -209,6 +223,81 @@ describe('fetching and updating a verification', () => {
 });
 
 describe('requests Twilio would refuse', () => {
+  it('answers 20404 for a well-formed service SID that does not exist', async () => {
+    const unknown = verify.services(`VA${'b'.repeat(32)}`);
+    const notFound = { status: 404, code: 20404, message: `The requested resource /Services/VA${'b'.repeat(32)}/Verifications was not found` };
+    await expect(unknown.verifications.create({ to: nextPhone(), channel: 'sms' })).rejects.toMatchObject(notFound);
+    await expect(unknown.verificationChecks.create({ to: nextPhone(), code: '123456' })).rejects.toMatchObject({ status: 404, code: 20404 });
+  });
+
+  it('knows the services it is configured with', async () => {
+    const other = `VA${'c'.repeat(32)}`;
+    const configured = await startTwilioVerifyEmulator({ serviceSids: [other] });
+    try {
+      const client = sdkClient(configured.url).verify.v2;
+      expect((await client.services(other).verifications.create({ to: nextPhone(), channel: 'sms' })).serviceSid).toBe(other);
+      await expect(client.services(SERVICE_SID).verifications.create({ to: nextPhone(), channel: 'sms' })).rejects.toMatchObject({ status: 404, code: 20404 });
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it('answers 60205 for an SMS to a configured landline, and lets a call through', async () => {
+    const landline = nextPhone();
+    const configured = await startTwilioVerifyEmulator({ landlines: [landline] });
+    try {
+      const client = sdkClient(configured.url).verify.v2.services(SERVICE_SID);
+      await expect(client.verifications.create({ to: landline, channel: 'sms' })).rejects.toMatchObject({
+        status: 403,
+        code: 60205,
+        message: 'SMS is not supported by landline phone number',
+        moreInfo: 'https://www.twilio.com/docs/errors/60205',
+      });
+      expect((await client.verifications.create({ to: landline, channel: 'call' })).status).toBe('pending');
+      expect((await readOutbox(configured.url, landline)).messages.map((m) => m.channel)).toEqual(['call']);
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it('answers 60410 for a prefix blocked by Fraud Guard and 60605 for one disabled by Geo Permissions', async () => {
+    const configured = await startTwilioVerifyEmulator({ blockedPrefixes: ['+88216'], geoBlockedPrefixes: ['+98'] });
+    try {
+      const client = sdkClient(configured.url).verify.v2.services(SERVICE_SID);
+      await expect(client.verifications.create({ to: '+882161234567', channel: 'sms' })).rejects.toMatchObject({ status: 403, code: 60410 });
+      await expect(client.verifications.create({ to: '+989121234567', channel: 'call' })).rejects.toMatchObject({ status: 403, code: 60605 });
+      expect((await client.verifications.create({ to: '+14155550100', channel: 'sms' })).status).toBe('pending');
+      expect((await readOutbox(configured.url)).messages).toHaveLength(1);
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it.each([
+    [20429, 429, 'Too Many Requests'],
+    [60212, 429, 'Too many concurrent requests for phone number'],
+    [60410, 403, 'Verification delivery attempt blocked'],
+    [60605, 403, 'Verification delivery attempt blocked'],
+    [60205, 403, 'SMS is not supported by landline phone number'],
+  ])('answers a queued %i once, for the matching request only', async (code, status, message) => {
+    const to = nextPhone();
+    await failNext(emulator.url, { code, operation: 'send', to });
+    // Another number and another operation are not affected.
+    expect((await service().verifications.create({ to: nextPhone(), channel: 'sms' })).status).toBe('pending');
+    await expect(service().verifications.create({ to, channel: 'sms' })).rejects.toMatchObject({ status, code, message });
+    expect((await service().verifications.create({ to, channel: 'sms' })).status).toBe('pending');
+  });
+
+  it('answers queued failures on checks too, as many times as asked', async () => {
+    const to = nextPhone();
+    await service().verifications.create({ to, channel: 'sms' });
+    await failNext(emulator.url, { code: 20429, operation: 'check', times: 2 });
+    for (let i = 0; i < 2; i++) {
+      await expect(service().verificationChecks.create({ to, code: '123456' })).rejects.toMatchObject({ status: 429, code: 20429 });
+    }
+    expect((await service().verificationChecks.create({ to, code: await latestCode(emulator.url, to) })).status).toBe('approved');
+  });
+
   it('answers 20404 for a malformed service SID', async () => {
     await expect(verify.services('VA123').verifications.create({ to: nextPhone(), channel: 'sms' })).rejects.toMatchObject({
       status: 404,

@@ -10,7 +10,9 @@ const SENT_RECORD_TTL_SECONDS = 24 * 60 * 60;
 // As long as a code lives at Twilio: the user's retry after a failed token issue fits in it.
 const APPROVAL_TTL_SECONDS = 10 * 60;
 // Twilio allows 5 checks of a code, which lives 10 minutes; a test number's fixed code gets the same.
-const TEST_CODE_GUESSES: GuessPolicy = { maxWrongCodes: 5, windowSeconds: 10 * 60 };
+const TWILIO_CHECKS_PER_CODE = 5;
+const TWILIO_CODE_TTL_SECONDS = 10 * 60;
+const TEST_CODE_GUESSES: GuessPolicy = { maxWrongCodes: TWILIO_CHECKS_PER_CODE, windowSeconds: TWILIO_CODE_TTL_SECONDS };
 const testCodeKey = (phone: string) => `${phone}:test-code`;
 
 export interface PhoneVerificationDeps {
@@ -42,7 +44,8 @@ export class PhoneVerification {
     }
     try {
       await log.recordSent(phone, SENT_RECORD_TTL_SECONDS);
-      await provider.send(phone, channel);
+      const { newCode } = await provider.send(phone, channel);
+      if (newCode) await log.startCode(phone, TWILIO_CODE_TTL_SECONDS);
     } catch (err) {
       // Nothing went out: the number may ask again at once and the budget is not spent.
       await limits.releaseSend(phone, reservation.hour).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a send'));
@@ -103,17 +106,27 @@ export class PhoneVerification {
     const { log, provider } = this.deps;
     if (await this.claimRecordedApproval(phone, hash)) return true;
     try {
-      if (!(await provider.check(phone, code))) return false;
+      if (!(await provider.check(phone, code))) {
+        await log.recordWrongCode(phone);
+        return false;
+      }
     } catch (err) {
       if (!(err instanceof NothingPendingError)) throw err;
-      // Twilio has nothing pending: approved meanwhile by a concurrent check of this code, expired,
-      // never sent, or already traded.
+      // Twilio has nothing pending: approved meanwhile by a concurrent check of this code, deleted
+      // after too many wrong codes, expired, never sent, or already traded.
       if (await this.claimRecordedApproval(phone, hash)) return true;
-      const last = await log.lastCode(phone);
-      throw new AppError(last === 'used' ? 'VERIFICATION_ALREADY_USED' : last === 'sent' ? 'VERIFICATION_EXPIRED' : 'VERIFICATION_NOT_FOUND');
+      throw new AppError(await this.whyNothingPending(phone));
     }
     await log.recordApproval(phone, hash, APPROVAL_TTL_SECONDS);
     return true;
+  }
+
+  private async whyNothingPending(phone: string): Promise<'VERIFICATION_ALREADY_USED' | 'VERIFICATION_MAX_ATTEMPTS' | 'VERIFICATION_EXPIRED' | 'VERIFICATION_NOT_FOUND'> {
+    const { log } = this.deps;
+    const last = await log.lastCode(phone);
+    if (last === 'used') return 'VERIFICATION_ALREADY_USED';
+    if (last === undefined) return 'VERIFICATION_NOT_FOUND';
+    return (await log.wrongCodes(phone)) >= TWILIO_CHECKS_PER_CODE ? 'VERIFICATION_MAX_ATTEMPTS' : 'VERIFICATION_EXPIRED';
   }
 
   private async claimRecordedApproval(phone: string, hash: string): Promise<boolean> {

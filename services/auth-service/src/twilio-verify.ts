@@ -10,7 +10,8 @@ export class NothingPendingError extends Error {}
 
 /** Twilio Verify as our code needs it; every failure comes out as an AppError. */
 export interface VerifyProvider {
-  send(to: string, channel: Channel): Promise<void>;
+  /** `newCode`: Twilio started a new verification, rather than resending a pending one's code. */
+  send(to: string, channel: Channel): Promise<{ newCode: boolean }>;
   /** true when approved, false for a wrong code. */
   check(to: string, code: string): Promise<boolean>;
 }
@@ -24,7 +25,9 @@ export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
   return {
     async send(to, channel) {
       try {
-        await service.verifications.create({ to, channel });
+        const verification = await service.verifications.create({ to, channel });
+        // A resend within the code's life is listed as one more attempt of the same verification.
+        return { newCode: (verification.sendCodeAttempts?.length ?? 1) <= 1 };
       } catch (err) {
         throw mapTwilioError(err);
       }
@@ -46,7 +49,7 @@ function twilioErrorCode(err: unknown): number | undefined {
 }
 
 // Twilio error codes: https://www.twilio.com/docs/api/errors
-const PHONE_NUMBER_ERRORS = new Set([60205, 60212, 21211, 21214, 21408, 21610, 21612, 21614]);
+const PHONE_NUMBER_ERRORS = new Set([21211, 21214, 21408, 21610, 21612, 21614]);
 
 /** Maps a Twilio SDK failure to our error codes. Exported for tests. */
 export function mapTwilioError(err: unknown): AppError {
@@ -61,6 +64,11 @@ export function mapTwilioError(err: unknown): AppError {
       : new AppError('INVALID_VERIFICATION_REQUEST', undefined, { cause: err });
   }
   if (PHONE_NUMBER_ERRORS.has(code)) return new AppError('INVALID_PHONE_NUMBER', 'This phone number cannot receive verification codes', { cause: err });
+  // A valid number Twilio will not send to: each gets its own code, so the client can say why.
+  if (code === 60205) return new AppError('PHONE_NUMBER_CANNOT_RECEIVE_SMS', undefined, { cause: err });
+  if (code === 60410) return new AppError('PHONE_NUMBER_BLOCKED', undefined, { cause: err });
+  if (code === 60605) return new AppError('PHONE_COUNTRY_NOT_ALLOWED', 'Verification codes cannot be sent to this destination (blocked by the SMS provider)', { cause: err });
+  if (code === 60212) return new AppError('VERIFICATION_CONCURRENT_REQUESTS', undefined, { cause: err, retryAfter: 5 });
   if (code === 60202) return new AppError('VERIFICATION_MAX_ATTEMPTS', undefined, { cause: err });
   if (code === 60203) return new AppError('VERIFICATION_SEND_LIMIT', undefined, { cause: err, retryAfter: 600 });
   if (err.status === 429) return new AppError('RATE_LIMITED', 'The SMS provider is rate limiting us; try again shortly', { cause: err, retryAfter: 5 });

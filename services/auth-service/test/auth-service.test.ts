@@ -34,7 +34,10 @@ describe('mapTwilioError', () => {
     [400, 60200, 'Invalid parameter `Channel`', 'INVALID_VERIFICATION_REQUEST', 400],
     [429, 60202, 'Max check attempts reached', 'VERIFICATION_MAX_ATTEMPTS', 429],
     [429, 60203, 'Max send attempts reached', 'VERIFICATION_SEND_LIMIT', 429],
-    [400, 60205, 'SMS is not supported by landline', 'INVALID_PHONE_NUMBER', 400],
+    [403, 60205, 'SMS is not supported by landline phone number', 'PHONE_NUMBER_CANNOT_RECEIVE_SMS', 400],
+    [429, 60212, 'Too many concurrent requests for phone number', 'VERIFICATION_CONCURRENT_REQUESTS', 429],
+    [403, 60410, 'Verification delivery attempt blocked', 'PHONE_NUMBER_BLOCKED', 403],
+    [403, 60605, 'Verification delivery attempt blocked', 'PHONE_COUNTRY_NOT_ALLOWED', 400],
     [429, 20429, 'Too many requests', 'RATE_LIMITED', 429],
     [401, 20003, 'Authenticate', 'VERIFICATION_PROVIDER_ERROR', 502],
     [503, 20500, 'Internal', 'VERIFICATION_PROVIDER_UNAVAILABLE', 503],
@@ -138,6 +141,77 @@ describe('auth-service with the twilio SDK against the emulator', () => {
       code: 'VERIFICATION_SEND_LIMIT',
       statusCode: 429,
     });
+  });
+
+  async function failNext(failure: { code: number; operation: 'send' | 'check'; to: string }): Promise<void> {
+    const res = await fetch(`${emulator.url}/_emulator/failures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(failure),
+    });
+    expect(res.status).toBe(204);
+  }
+
+  const wrongFor = (code: string) => (code === '999999' ? '111111' : '999999');
+  const check = (phone: string, code: string) => bus.request(AuthSubjects.checkVerification, { phone_number: phone, code });
+  const send = (phone: string) => bus.request(AuthSubjects.sendVerification, { phone_number: phone, channel: 'sms' });
+
+  it('answers VERIFICATION_MAX_ATTEMPTS after five wrong codes, also once Twilio deleted the verification', async () => {
+    const phone = '+14155550111';
+    await send(phone);
+    const code = await outboxCode(phone);
+    for (let i = 0; i < 5; i++) await expect(check(phone, wrongFor(code))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    // The sixth check: Twilio's 60202, after which it deletes the verification and answers 20404.
+    await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS', statusCode: 429 });
+    await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS', statusCode: 429 });
+    // A new code starts a new verification and a new count.
+    await send(phone);
+    const fresh = await outboxCode(phone);
+    await expect(check(phone, wrongFor(fresh))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    expect((await check(phone, fresh)).phone_number).toBe(phone);
+  });
+
+  it('tells an expired code from one that was never sent, and a resend keeps the count of wrong codes', async () => {
+    const phone = '+14155550112';
+    await expect(check(phone, '123456')).rejects.toMatchObject({ code: 'VERIFICATION_NOT_FOUND', statusCode: 404 });
+    await send(phone);
+    const code = await outboxCode(phone);
+    for (let i = 0; i < 3; i++) await expect(check(phone, wrongFor(code))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    // A resend within the code's life is the same verification at Twilio, with the same checks left.
+    await send(phone);
+    expect(await outboxCode(phone)).toBe(code);
+    for (let i = 0; i < 2; i++) await expect(check(phone, wrongFor(code))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS' });
+
+    const other = '+14155550113';
+    await send(other);
+    const otherCode = await outboxCode(other);
+    await expect(check(other, wrongFor(otherCode))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    const res = await fetch(`${emulator.url}/_emulator/clock/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seconds: 601 }) });
+    expect(res.status).toBe(200);
+    await expect(check(other, otherCode)).rejects.toMatchObject({ code: 'VERIFICATION_EXPIRED', statusCode: 410 });
+  });
+
+  it.each([
+    [60212, 'send', 'VERIFICATION_CONCURRENT_REQUESTS', 429],
+    [20429, 'send', 'RATE_LIMITED', 429],
+    [20429, 'check', 'RATE_LIMITED', 429],
+    [60410, 'send', 'PHONE_NUMBER_BLOCKED', 403],
+    [60605, 'send', 'PHONE_COUNTRY_NOT_ALLOWED', 400],
+    [60205, 'send', 'PHONE_NUMBER_CANNOT_RECEIVE_SMS', 400],
+  ] as const)('maps Twilio %i on a %s to %s', async (twilioCode, operation, ours, status) => {
+    const phone = `+1415555${String(twilioCode).slice(-3)}${operation === 'check' ? 1 : 0}`;
+    if (operation === 'check') await send(phone);
+    await failNext({ code: twilioCode, operation, to: phone });
+    const attempt = operation === 'send' ? send(phone) : check(phone, '123456');
+    const err = await attempt.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: ours, statusCode: status });
+    // Not a wrong code and no SMS: the number may try again at once, and it works.
+    if (operation === 'send') await expect(send(phone)).resolves.toEqual({ status: 'pending' });
+    else expect((await check(phone, await outboxCode(phone))).phone_number).toBe(phone);
   });
 
   it('lets a test phone number in with its fixed code, without sending anything', async () => {

@@ -2,6 +2,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { authenticate, type TwilioCredentials } from '../authenticate.ts';
+import type { Operation, Refusals } from '../refusals.ts';
 import { verificationCheckResource, verificationResource } from '../resources.ts';
 import {
   TwilioError,
@@ -29,6 +30,9 @@ declare module 'fastify' {
 export interface VerifyRoutesOptions {
   store: VerificationStore;
   credentials?: TwilioCredentials | undefined;
+  /** The Verify services that exist; any other `VA…` is 20404. */
+  serviceSids: readonly string[];
+  refusals: Refusals;
 }
 
 interface ServiceParams {
@@ -75,7 +79,8 @@ const checkBody = {
   type: 'object',
   required: ['Code'],
   properties: {
-    Code: { type: 'string', pattern: '^\\d{4,10}$' },
+    // "The 4-10 character string being verified": letters are a wrong code, not a bad parameter.
+    Code: { type: 'string', minLength: 4, maxLength: 10 },
     To: { type: 'string' },
     VerificationSid: { type: 'string' },
   },
@@ -110,7 +115,15 @@ function asTwilioError(error: FastifyError, request: FastifyRequest): TwilioErro
   return status < 500 ? new TwilioError(20000 + status, status, error.message) : internalError();
 }
 
-export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app, { store, credentials }) => {
+/** Which Verify operation a matched route is, for failures queued for one operation. */
+function operationOf(request: FastifyRequest): Operation {
+  const route = request.routeOptions.url ?? '';
+  if (route.endsWith('/VerificationCheck')) return 'check';
+  if (route.endsWith('/Verifications')) return 'send';
+  return request.method === 'GET' ? 'fetch' : 'update';
+}
+
+export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app, { store, credentials, serviceSids, refusals }) => {
   await app.register(formbody);
 
   app.decorateRequest('accountSid', '');
@@ -124,10 +137,20 @@ export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app,
     request.body ??= {};
   });
 
+  // After validation, so that a malformed request is still 60200, as at Twilio.
+  app.addHook('preHandler', async (request: FastifyRequest<{ Params: Partial<ServiceParams> }>) => {
+    const { ServiceSid } = request.params;
+    if (ServiceSid !== undefined && !serviceSids.includes(ServiceSid)) throw resourceNotFound(resourcePath(request));
+    const to = (request.body as { To?: unknown } | undefined)?.To;
+    const queued = refusals.takeQueued(operationOf(request), typeof to === 'string' ? to : undefined);
+    if (queued) throw queued;
+  });
+
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const twilioError = asTwilioError(error, request);
     if (twilioError.status >= 500) request.log.error({ err: error }, 'unexpected error');
     if (twilioError.code === 20003) reply.header('www-authenticate', 'Basic realm="Twilio API"');
+    if (twilioError.code === 20429) reply.header('retry-after', '1');
     return reply.code(twilioError.status).send(twilioError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -141,6 +164,8 @@ export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app,
     async (request, reply) => {
       const { To, Channel, CustomFriendlyName } = request.body;
       if (!isValidRecipient(Channel, To)) throw invalidParameter('To', To);
+      const refused = refusals.forSend(To, Channel);
+      if (refused) throw refused;
       const verification = store.send(serviceOf(request), To, Channel, CustomFriendlyName);
       return reply.code(201).send(verificationResource(verification));
     },
@@ -163,7 +188,7 @@ export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app,
     '/Services/:ServiceSid/Verifications/:Sid',
     { schema: { params: verificationParams } },
     async (request) => {
-      const verification = store.find(serviceOf(request), request.params.Sid);
+      const verification = store.describe(serviceOf(request), request.params.Sid);
       if (!verification) throw resourceNotFound(resourcePath(request));
       return verificationResource(verification);
     },

@@ -28,7 +28,14 @@ export interface System {
   redis?: { down(): Promise<void>; up(): Promise<void> };
   /** The suite's own nats-server, run with deploy/nats/nats-server.conf (distributed only). */
   nats?: { url: string; passwords: Record<NatsUser, string> };
+  /** Every service process: its pid and how long it took from spawn to ready (distributed only). */
+  processes?(): Array<{ name: string; pid: number | undefined; startMs: number }>;
   close(): Promise<void>;
+}
+
+export interface SystemOptions {
+  /** The gateway reaches Redis through a proxy a test can cut (default); false: directly, as in production. */
+  redisProxy?: boolean;
 }
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,8 +59,8 @@ export async function distributedDepsAvailable(): Promise<boolean> {
  * Starts the system. The suite's many logins from one address would hit the abuse limits, so they
  * are raised; `overrides` sets any variable of every process (e.g. the limits back to their defaults).
  */
-export async function startSystem(mode: Mode, overrides: Record<string, string> = {}): Promise<System> {
-  return mode === 'embedded' ? startEmbeddedSystem(overrides) : startDistributedSystem(overrides);
+export async function startSystem(mode: Mode, overrides: Record<string, string> = {}, options: SystemOptions = {}): Promise<System> {
+  return mode === 'embedded' ? startEmbeddedSystem(overrides) : startDistributedSystem(overrides, options);
 }
 
 async function startEmbeddedSystem(overrides: Record<string, string>): Promise<System> {
@@ -97,6 +104,8 @@ const START_TIMEOUT_MS = 120_000;
 class ServiceProcess {
   private child: ChildProcess | undefined;
   private output = '';
+  /** From spawn to the health URL answering, of the last start. */
+  startMs = 0;
 
   constructor(
     readonly name: string,
@@ -112,17 +121,27 @@ class ServiceProcess {
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    // The last 64 KiB are enough to explain a failure; a long run with request logs would grow without bound.
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-65_536));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     this.child = child;
     // Generous: on a busy machine (another test run at the same time) a start can take long.
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const spawnedAt = Date.now();
+    const deadline = spawnedAt + START_TIMEOUT_MS;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${this.name} did not start: it exited with ${child.exitCode}\n${this.output.slice(-4000)}`);
-      if (await answers(this.healthUrl).catch(() => false)) return;
+      if (await answers(this.healthUrl).catch(() => false)) {
+        this.startMs = Date.now() - spawnedAt;
+        return;
+      }
       if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   async stop(): Promise<void> {
@@ -136,7 +155,7 @@ class ServiceProcess {
   }
 }
 
-async function startDistributedSystem(overrides: Record<string, string>): Promise<System> {
+async function startDistributedSystem(overrides: Record<string, string>, options: SystemOptions): Promise<System> {
   const run = randomUUID().slice(0, 8);
   const [gatewayPort, authPort, tokenPort, plaidPort, twilioPort, plaidEmulatorPort, proxyPort] = await Promise.all([
     freePort(),
@@ -203,7 +222,7 @@ async function startDistributedSystem(overrides: Record<string, string>): Promis
     ),
     'auth-service': new ServiceProcess('auth-service', 'services/auth-service', { ...common, ...nats.envFor('auth-service'), PORT: String(authPort) }, `http://127.0.0.1:${authPort}/ready`),
     // The gateway reaches Redis through the proxy, so a test can cut it off.
-    gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, ...nats.envFor('gateway'), PORT: String(gatewayPort), SHUTDOWN_DRAIN_MS: '0', REDIS_URL: `redis://127.0.0.1:${proxyPort}` }, `http://127.0.0.1:${gatewayPort}/ready`),
+    gateway: new ServiceProcess('gateway', 'services/gateway', { ...common, ...nats.envFor('gateway'), PORT: String(gatewayPort), SHUTDOWN_DRAIN_MS: '0', ...(options.redisProxy === false ? {} : { REDIS_URL: `redis://127.0.0.1:${proxyPort}` }) }, `http://127.0.0.1:${gatewayPort}/ready`),
   };
   const all = [twilio, plaidEmulator, ...Object.values(services)];
   const close = async () => {
@@ -236,6 +255,7 @@ async function startDistributedSystem(overrides: Record<string, string>): Promis
     },
     redis: { down: () => proxy.down(), up: () => proxy.up() },
     nats: { url: nats.url, passwords: nats.passwords },
+    processes: () => Object.values(services).map((p) => ({ name: p.name, pid: p.pid, startMs: p.startMs })),
     close,
   };
 }

@@ -1,0 +1,10 @@
+// The yardstick: bare Fastify answering the protected route's JSON, nothing else. Its own process,
+// like the gateway, so both are measured the same way.
+import Fastify from 'fastify';
+
+const app = Fastify({ logger: false });
+const body = { message: 'This is a protected route', phone_number: '+14155552671' };
+app.get('/api/auth/protected', async () => body);
+await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
+process.stdout.write(`listening ${JSON.stringify(app.server.address())}\n`);
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

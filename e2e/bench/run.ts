@@ -1,0 +1,226 @@
+// `npm run bench`: the gateway against bare Fastify, login latency, the bus, memory and start-up, in
+// one run on this machine, as ratios (the machine is shared and noisy; absolute numbers drift).
+// Prints a table and writes bench/results/<time>.json. Needs wrk, nats-server and Redis.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
+import { handle, InProcessBus, NatsBus, type BusLogger } from '@repo/bus';
+import { defineEndpoint } from '@repo/contracts';
+import { call, latestCode, login, newPhoneNumber } from '../test/support/client.ts';
+import { freePort } from '../test/support/ports.ts';
+import { NATS_SERVER_BIN } from '../test/support/nats-server.ts';
+import { startSystem, type System } from '../test/support/system.ts';
+import { wrk, type WrkResult } from './wrk.ts';
+
+const LOAD = { threads: 2, connections: 50, seconds: Number(process.env.BENCH_SECONDS ?? 5) };
+const LOGINS = 100;
+const LOGIN_CONCURRENCY = 4;
+const BUS_ROUND_TRIPS = 2_000;
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+function requireWrk(): void {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (err) {
+    // wrk --version exits 1 but runs; only a missing binary throws ENOENT.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write('bench: wrk is not installed (Debian: apt-get install wrk)\n');
+      process.exit(1);
+    }
+  }
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function startBareFastify(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}bare-fastify.ts`], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    child.once('exit', (code) => reject(new Error(`bare Fastify exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/** Full logins (send, verify, protected) from a few clients at once; the outbox read is not timed. */
+async function logins(system: System): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
+  const times: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const client = async () => {
+    while (next++ < LOGINS) {
+      const phone = newPhoneNumber();
+      let t = performance.now();
+      const sent = await call(system, 'POST', '/api/auth/send-verification', { body: { phone_number: phone } });
+      let spent = performance.now() - t;
+      if (sent.status !== 200) throw new Error(`send-verification: ${sent.status} ${JSON.stringify(sent.body)}`);
+      const code = await latestCode(system, phone);
+      t = performance.now();
+      const verified = await call(system, 'POST', '/api/auth/verify-code', { body: { phone_number: phone, code } });
+      if (verified.status !== 200) throw new Error(`verify-code: ${verified.status} ${JSON.stringify(verified.body)}`);
+      const ok = await call(system, 'GET', '/api/auth/protected', { token: verified.body.tokens.access_token });
+      spent += performance.now() - t;
+      if (ok.status !== 200) throw new Error(`protected: ${ok.status}`);
+      times.push(spent);
+    }
+  };
+  await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, client));
+  const wall = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  return { perSecond: round(times.length / wall, 1), p50Ms: round(pct(times, 50)), p99Ms: round(pct(times, 99)) };
+}
+
+const quiet: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
+const Echo = defineEndpoint('bench.echo', Type.Object({ n: Type.Integer() }), Type.Object({ n: Type.Integer() }));
+
+/** One request/reply through the bus over a plain nats-server, against the in-process bus. */
+async function busRoundTrips(): Promise<{ natsP50Us: number; natsP99Us: number; inProcessP50Us: number }> {
+  const port = await freePort();
+  const server = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  try {
+    const url = `nats://127.0.0.1:${port}`;
+    const serving = await NatsBus.connect({ url, name: 'bench-server', log: quiet }, 30_000);
+    const asking = await NatsBus.connect({ url, name: 'bench-client', log: quiet }, 30_000);
+    await serving.serve({ name: 'bench', version: '1.0.0', log: quiet }, [handle(Echo, async ({ n }) => ({ n }))]);
+    const local = new InProcessBus();
+    await local.serve({ name: 'bench', version: '1.0.0', log: quiet }, [handle(Echo, async ({ n }) => ({ n }))]);
+    const measure = async (bus: { request: typeof local.request }) => {
+      const times: number[] = [];
+      for (let i = 0; i < BUS_ROUND_TRIPS; i++) {
+        const t = performance.now();
+        await bus.request(Echo, { n: i });
+        times.push((performance.now() - t) * 1000);
+      }
+      return times.slice(BUS_ROUND_TRIPS / 10).sort((a, b) => a - b);
+    };
+    const nats = await measure(asking);
+    const inProcess = await measure(local);
+    await asking.close();
+    await serving.close();
+    return { natsP50Us: Math.round(pct(nats, 50)), natsP99Us: Math.round(pct(nats, 99)), inProcessP50Us: Math.round(pct(inProcess, 50)) };
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  requireWrk();
+  process.stdout.write('bench: starting the distributed system (own nats-server, shared Redis)…\n');
+  // The default configuration, but for limits a benchmark from one address would hit.
+  const system = await startSystem(
+    'distributed',
+    {
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '1000000000',
+      SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '1000000',
+      SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: '1000',
+      SMS_HOURLY_BUDGET: '1000000',
+    },
+    { redisProxy: false },
+  );
+  const bare = await startBareFastify();
+  try {
+    // Start-up, each service alone, one after the other (the first start had them all at once).
+    const startMs: Record<string, number> = {};
+    for (const { name } of system.processes!()) {
+      await system.restart([name as 'gateway']);
+      startMs[name] = system.processes!().find((p) => p.name === name)!.startMs;
+    }
+    await sleep(1_000);
+    const rssIdle = Object.fromEntries(system.processes!().map((p) => [p.name, rssMb(p.pid)]));
+
+    const { tokens } = await login(system);
+    const [head, payload, signature] = tokens.access_token.split('.');
+    const invalid = `${head}.${payload}.${signature!.slice(0, -6)}AAAAAA`;
+    const revoked = (await login(system)).tokens.access_token;
+    await call(system, 'DELETE', '/api/auth/logout', { token: revoked });
+    for (const [token, status] of [[tokens.access_token, 200], [invalid, 401], [revoked, 401]] as const) {
+      const res = await call(system, 'GET', '/api/auth/protected', { token });
+      if (res.status !== status) throw new Error(`expected ${status} for a bench token, got ${res.status} ${JSON.stringify(res.body)}`);
+    }
+
+    const gatewayUrl = `${system.url}/api/auth/protected`;
+    const bareUrl = `${bare.url}/api/auth/protected`;
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    process.stdout.write('bench: warming up…\n');
+    await wrk(bareUrl, { ...LOAD, seconds: 2 });
+    await wrk(gatewayUrl, { ...LOAD, seconds: 2, headers: bearer(tokens.access_token) });
+
+    process.stdout.write(`bench: load, ${LOAD.threads} threads, ${LOAD.connections} connections, ${LOAD.seconds} s per run…\n`);
+    const runs: Record<string, WrkResult> = {};
+    runs.bareFirst = await wrk(bareUrl, LOAD);
+    runs.valid = await wrk(gatewayUrl, { ...LOAD, headers: bearer(tokens.access_token) });
+    runs.invalid = await wrk(gatewayUrl, { ...LOAD, headers: bearer(invalid) });
+    runs.revoked = await wrk(gatewayUrl, { ...LOAD, headers: bearer(revoked) });
+    runs.bareLast = await wrk(bareUrl, LOAD);
+    const bareRps = (runs.bareFirst.rps + runs.bareLast.rps) / 2;
+
+    process.stdout.write('bench: logins and bus round trips…\n');
+    const login_ = await logins(system);
+    const bus = await busRoundTrips();
+    await sleep(1_000);
+    const rssAfter = Object.fromEntries(system.processes!().map((p) => [p.name, rssMb(p.pid)]));
+
+    const results = {
+      at: new Date().toISOString(),
+      load: LOAD,
+      protectedRoute: {
+        bareFastifyRps: round(bareRps, 0),
+        validRps: round(runs.valid!.rps, 0),
+        invalidRps: round(runs.invalid!.rps, 0),
+        revokedRps: round(runs.revoked!.rps, 0),
+        validVsBare: round(runs.valid!.rps / bareRps),
+        invalidVsValid: round(runs.invalid!.rps / runs.valid!.rps),
+        revokedVsValid: round(runs.revoked!.rps / runs.valid!.rps),
+        validP50Ms: runs.valid!.p50Ms,
+        validP99Ms: runs.valid!.p99Ms,
+        bareP99Ms: runs.bareFirst!.p99Ms,
+        non2xxOfValid: runs.valid!.non2xx,
+      },
+      login: login_,
+      bus,
+      rssMb: { idle: rssIdle, afterLoad: rssAfter },
+      startToReadyMs: startMs,
+    };
+    const targets: Array<[string, string, boolean]> = [
+      ['protected route vs bare Fastify', `${results.protectedRoute.validVsBare} (>= 0.60)`, results.protectedRoute.validVsBare >= 0.6],
+      ['protected route p99', `${results.protectedRoute.validP99Ms} ms (< 10)`, results.protectedRoute.validP99Ms < 10],
+      ['invalid token vs valid', `${results.protectedRoute.invalidVsValid} (>= 0.90)`, results.protectedRoute.invalidVsValid >= 0.9],
+      ['revoked token vs valid', `${results.protectedRoute.revokedVsValid} (>= 0.90)`, results.protectedRoute.revokedVsValid >= 0.9],
+      ['full login p50', `${login_.p50Ms} ms (< 20)`, login_.p50Ms < 20],
+      ['RSS after load, max', `${Math.max(...Object.values(rssAfter))} MB (< 150)`, Math.max(...Object.values(rssAfter)) < 150],
+      ['start to ready, max', `${Math.max(...Object.values(startMs))} ms (< 1000)`, Math.max(...Object.values(startMs)) < 1000],
+    ];
+    console.table({
+      'bare Fastify': { 'req/s': results.protectedRoute.bareFastifyRps, 'p99 ms': runs.bareFirst!.p99Ms },
+      'gateway, valid token': { 'req/s': results.protectedRoute.validRps, 'p99 ms': runs.valid!.p99Ms },
+      'gateway, invalid token': { 'req/s': results.protectedRoute.invalidRps, 'p99 ms': runs.invalid!.p99Ms },
+      'gateway, revoked token': { 'req/s': results.protectedRoute.revokedRps, 'p99 ms': runs.revoked!.p99Ms },
+    });
+    console.table({ 'full login': login_, 'bus round trip (µs)': { nats_p50: bus.natsP50Us, nats_p99: bus.natsP99Us, in_process_p50: bus.inProcessP50Us } });
+    console.table(Object.fromEntries(Object.keys(rssIdle).map((name) => [name, { 'RSS idle MB': rssIdle[name], 'RSS after MB': rssAfter[name], 'start to ready ms': startMs[name] }])));
+    console.table(targets.map(([target, value, met]) => ({ target, value, met: met ? 'yes' : 'NO' })));
+    mkdirSync(`${here}results`, { recursive: true });
+    const file = `${here}results/${results.at.replace(/[:.]/g, '-')}.json`;
+    writeFileSync(file, `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
+    process.stdout.write(`bench: results in ${file}\n`);
+  } finally {
+    bare.child.kill('SIGTERM');
+    await system.close();
+  }
+}
+
+await main();

@@ -1,6 +1,6 @@
 import { createHmac, generateKeyPairSync, sign as edSign } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TOKEN_HEADER_TYPES } from '@repo/contracts';
 import { ephemeralKeySet, generatePrivateJwk, KeySetError, parseKeySet, publicJwks, TokenSigner, TokenVerifier, UnknownKeyIdError } from '../src/index.ts';
 
@@ -138,6 +138,19 @@ describe('signing and verifying', () => {
     expect(() => verifier.verify(expired, 'access')).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
     const justExpired = ed25519Token(header, { ...claims, iat: now - 100, exp: now - 2 }, keys.signing.privatePem);
     expect(verifier.verify(justExpired, 'access').sub).toBe(PHONE);
+  });
+
+  it('does not let a cached verification outlive the token', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const shortLived = new TokenSigner(keys, { ...signerSettings, accessTtlSeconds: 60 }).signPair(PHONE, 's', 'j').access_token;
+      expect(verifier.verify(shortLived, 'access').sub).toBe(PHONE);
+      expect(verifier.verify(shortLived, 'access').sub).toBe(PHONE);
+      vi.setSystemTime(Date.now() + 66_000);
+      expect(() => verifier.verify(shortLived, 'access')).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('flags an unknown kid so the caller can refresh its keys, and garbage as invalid', () => {

@@ -6,7 +6,7 @@ import type { SessionStore } from '@repo/stores';
 import type { GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
-import { childLoggerFactory } from './http/request-log.ts';
+import { childLoggerFactory, logRequest } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
@@ -43,6 +43,8 @@ export async function buildGateway(deps: GatewayDeps) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     childLoggerFactory,
+    // One line per request (logRequest below), not Fastify's two.
+    disableRequestLogging: true,
     trustProxy: trustProxyOption(deps.settings.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     schemaController: { compilersFactory: { buildValidator } },
@@ -60,6 +62,7 @@ export async function buildGateway(deps: GatewayDeps) {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addHook('onResponse', logRequest);
 
   await app.register(errorHandler);
   await app.register(swagger);

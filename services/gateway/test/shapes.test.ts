@@ -133,8 +133,11 @@ describe('404s reflect nothing', () => {
   it('logs a matched route by its path and route pattern, never its query string', async () => {
     logLines.length = 0;
     await fetch(`http://127.0.0.1:${gateway.port}/health?access_token=${SECRET_IN_QUERY}`);
-    const incoming = logLines.map((l) => JSON.parse(l) as { msg?: string; req?: { path?: string; route?: string } }).find((l) => l.msg === 'incoming request');
-    expect(incoming?.req).toMatchObject({ path: '/health', route: '/health' });
+    const lines = logLines.map((l) => JSON.parse(l) as { msg?: string; req?: { path?: string; route?: string }; res?: { statusCode?: number } });
+    // One line per request, with what the request was and how it was answered.
+    const logged = lines.filter((l) => l.req);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ msg: 'request completed', req: { path: '/health', route: '/health' }, res: { statusCode: 200 } });
     expect(logLines.join('\n')).not.toContain('secret-in-query');
   });
 });

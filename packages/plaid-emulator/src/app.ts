@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Items, currentTransactions, type Item } from './items.ts';
-import { invalidField, missingFields, PlaidError, requestId } from './plaid-error.ts';
+import { invalidField, missingFields, PlaidError, requestId, unknownFields } from './plaid-error.ts';
+import { checkRequest, isSpecEndpoint } from './spec.ts';
 import { INSTITUTIONS } from './sandbox-data.ts';
 import { WebhookSender, type WebhookDelivery } from './webhooks.ts';
 
@@ -30,7 +31,7 @@ export interface PlaidEmulator {
 
 type Body = Record<string, unknown>;
 
-const SYNC_COUNT_MAX = 500;
+const SYNC_COUNT_DEFAULT = 100;
 const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED']);
 
 /**
@@ -59,7 +60,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     return reply.status(failure.status).send(failure.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
-    const err = new PlaidError('INVALID_REQUEST', 'UNKNOWN_ENDPOINT', `the endpoint ${req.method} ${req.url.split('?')[0]} does not exist (in this emulator)`, { status: 404 });
+    const err = new PlaidError('INVALID_REQUEST', 'NOT_FOUND', `the requested resource was not found: ${req.method} ${req.url.split('?')[0]}`, { status: 404 });
     return reply.status(404).send(err.toBody());
   });
 
@@ -80,23 +81,25 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
       failNext = undefined;
       throw error;
     }
+    const path = req.url.split('?')[0]!;
+    if (isSpecEndpoint(path)) checkAgainstSpec(path, body);
   });
 
   const ok = <T extends object>(data: T) => ({ ...data, request_id: requestId() });
 
   app.post('/link/token/create', async (req) => {
     const body = bodyOf(req);
-    const user = body.user as Body | undefined;
-    requireFields(body, ['client_name', 'language', 'country_codes']);
-    if (!user || typeof user.client_user_id !== 'string' || !user.client_user_id) throw missingFields(['user.client_user_id']);
+    // The spec says it in prose: one of `user` and `user_id` is required.
+    if (body.user === undefined && body.user_id === undefined) throw missingFields(['user']);
     if (!Array.isArray(body.products) && !body.access_token) throw missingFields(['products']);
+    refuseBalanceProduct(body.products);
     const expiration = new Date(now() + 4 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     return ok({ link_token: `link-sandbox-${crypto.randomUUID()}`, expiration });
   });
 
   app.post('/sandbox/public_token/create', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['institution_id', 'initial_products']);
+    refuseBalanceProduct(body.initial_products);
     const opts = (body.options ?? {}) as Body;
     const webhook = typeof opts.webhook === 'string' ? opts.webhook : (options.webhookUrl ?? null);
     return ok({ public_token: items.createPublicToken(String(body.institution_id), webhook) });
@@ -104,7 +107,6 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/item/public_token/exchange', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['public_token']);
     const item = items.exchange(String(body.public_token));
     return ok({ access_token: item.accessToken, item_id: item.itemId });
   });
@@ -122,12 +124,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   app.post('/transactions/sync', async (req) => {
     const body = bodyOf(req);
     const item = items.get(body.access_token);
-    const count = body.count === undefined ? 100 : body.count;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > SYNC_COUNT_MAX) {
-      throw invalidField(`count must be an integer from 1 to ${SYNC_COUNT_MAX}`);
-    }
-    if (body.cursor !== undefined && typeof body.cursor !== 'string') throw invalidField('cursor must be a string');
-    return ok(items.sync(item, body.cursor as string | undefined, count));
+    return ok(items.sync(item, body.cursor as string | undefined, typeof body.count === 'number' ? body.count : SYNC_COUNT_DEFAULT));
   });
 
   app.post('/item/remove', async (req) => {
@@ -137,14 +134,12 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/webhook_verification_key/get', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['key_id']);
     if (body.key_id !== webhooks.key.kid) throw new PlaidError('INVALID_INPUT', 'INVALID_WEBHOOK_VERIFICATION_KEY_ID', 'invalid key_id provided');
     return ok({ key: webhooks.key });
   });
 
   app.post('/sandbox/item/fire_webhook', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['webhook_code']);
     await fireWebhook(items.get(body.access_token, { allowLoginRequired: true }), String(body.webhook_code));
     return ok({ webhook_fired: true });
   });
@@ -152,7 +147,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   /** What Plaid's sandbox does on `/sandbox/item/fire_webhook`; answers once the webhook was delivered (or failed). */
   async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery> {
     if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
-    if (!item.webhook) throw new PlaidError('INVALID_INPUT', 'SANDBOX_WEBHOOK_INVALID', 'the Item has no webhook URL; give one when linking (options.webhook)');
+    if (!item.webhook) throw new PlaidError('SANDBOX_ERROR', 'SANDBOX_WEBHOOK_INVALID', "Webhook for this item is either not set up, or invalid. Please update the item's webhook and try again.");
     let payload: object;
     if (code === 'SYNC_UPDATES_AVAILABLE' || code === 'DEFAULT_UPDATE') {
       const changes = items.simulateUpdates(item);
@@ -219,9 +214,20 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-function requireFields(body: Body, fields: string[]): void {
-  const missing = fields.filter((f) => body[f] === undefined || body[f] === null || body[f] === '');
-  if (missing.length) throw missingFields(missing);
+/** Plaid's order: missing fields, then unknown ones, then values it cannot take. */
+function checkAgainstSpec(path: Parameters<typeof checkRequest>[0], body: Body): void {
+  const violations = checkRequest(path, body);
+  if (!violations) return;
+  if (violations.missing.length) throw missingFields(violations.missing);
+  if (violations.unknown.length) throw unknownFields(violations.unknown);
+  throw invalidField(violations.invalid.join('; '));
+}
+
+/** Balance is billed on its own and Plaid refuses it in a Link products list. */
+function refuseBalanceProduct(products: unknown): void {
+  if (Array.isArray(products) && products.includes('balance')) {
+    throw new PlaidError('INVALID_INPUT', 'INVALID_PRODUCT', 'balance is not a valid product for this request: it is available on every Item without being listed');
+  }
 }
 
 function itemObject(item: Item) {

@@ -20,6 +20,8 @@ const STATUS_OF_TYPE: Record<string, number> = {
   INVALID_RESULT: 400,
   ITEM_ERROR: 400,
   INSTITUTION_ERROR: 400,
+  TRANSACTIONS_ERROR: 400,
+  SANDBOX_ERROR: 400,
   RATE_LIMIT_EXCEEDED: 429,
   API_ERROR: 500,
 };
@@ -63,6 +65,9 @@ export class PlaidError extends Error {
 
 export const missingFields = (fields: string[]) =>
   new PlaidError('INVALID_REQUEST', 'MISSING_FIELDS', `the following required fields are missing: ${fields.join(', ')}`);
+
+export const unknownFields = (fields: string[]) =>
+  new PlaidError('INVALID_REQUEST', 'UNKNOWN_FIELDS', `the following fields are not recognized by this endpoint: ${fields.join(', ')}`);
 
 export const invalidField = (message: string) => new PlaidError('INVALID_REQUEST', 'INVALID_FIELD', message);
 

@@ -110,6 +110,28 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(noUser).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS' });
   });
 
+  it('validates requests against the spec like Plaid: missing, unknown and invalid fields', async () => {
+    const item = await link();
+    expect(await plaidError(plaid.accountsGet({} as never))).toMatchObject({ status: 400, error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS', error_message: expect.stringContaining('access_token') });
+    const unknown = await plaidError(plaid.transactionsSync({ access_token: item.access_token, colour: 'blue', options: { shade: 1 } } as never));
+    expect(unknown).toMatchObject({ status: 400, error_type: 'INVALID_REQUEST', error_code: 'UNKNOWN_FIELDS' });
+    expect(unknown.error_message).toMatch(/colour.*options\.shade/);
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, options: { days_requested: 731 } }))).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD' });
+    const args = { client_name: 'App', language: 'en', user: { client_user_id: 'u1' } };
+    const badProduct = await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['US' as never], products: ['transactionz' as Products] }));
+    expect(badProduct).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD', error_message: expect.stringContaining('products.0') });
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['US' as never], products: ['balance' as Products] }))).toMatchObject({ error_type: 'INVALID_INPUT', error_code: 'INVALID_PRODUCT' });
+    const badCountry = await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['XX' as never], products: ['transactions' as Products] }));
+    expect(badCountry).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD', error_message: expect.stringContaining('country_codes.0') });
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, country_codes: [], products: ['transactions' as Products] }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+  });
+
+  it('answers an unknown endpoint with NOT_FOUND', async () => {
+    const res = await fetch(`${emulator.url}/transactions/teleport`, { method: 'POST', headers: { 'content-type': 'application/json', 'plaid-client-id': CLIENT_ID, 'plaid-secret': SECRET }, body: '{}' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'NOT_FOUND', request_id: expect.any(String) });
+  });
+
   it('exchanges a public token once; unknown institutions are refused', async () => {
     const { data: pub } = await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109508', initial_products: ['transactions' as Products] });
     expect(pub.public_token).toMatch(/^public-sandbox-/);
@@ -161,6 +183,7 @@ describe('plaid emulator through the plaid SDK', () => {
 
     expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 501 }))).toMatchObject({ error_code: 'INVALID_FIELD' });
     expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, cursor: 'garbage' }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 0 }))).toMatchObject({ error_code: 'INVALID_FIELD' });
   });
 
   it('fires a signed SYNC_UPDATES_AVAILABLE webhook after adding, modifying and removing a transaction', async () => {
@@ -194,6 +217,8 @@ describe('plaid emulator through the plaid SDK', () => {
 
     const noHook = await link();
     expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never }))).toMatchObject({
+      status: 400,
+      error_type: 'SANDBOX_ERROR',
       error_code: 'SANDBOX_WEBHOOK_INVALID',
     });
   });

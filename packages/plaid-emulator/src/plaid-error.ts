@@ -47,6 +47,11 @@ export class PlaidError extends Error {
 
   readonly displayMessage: string | null;
 
+  /** The failure an item's stored error object stands for. */
+  static from(error: PlaidErrorObject): PlaidError {
+    return new PlaidError(error.error_type, error.error_code, error.error_message, { status: error.status, displayMessage: error.display_message });
+  }
+
   toBody(): PlaidErrorObject {
     return {
       error_type: this.errorType,
@@ -80,4 +85,9 @@ export const itemNotFound = () =>
 export const itemLoginRequired = () =>
   new PlaidError('ITEM_ERROR', 'ITEM_LOGIN_REQUIRED', "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information. use Link's update mode to restore the item to a good state", {
     displayMessage: "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information. use Link's update mode to restore the item to a good state",
+  });
+
+export const userPermissionRevoked = () =>
+  new PlaidError('ITEM_ERROR', 'USER_PERMISSION_REVOKED', 'the holder of this account has revoked their permission for your application to access it', {
+    displayMessage: 'The user revoked access to this account. Ask them to link it again.',
   });

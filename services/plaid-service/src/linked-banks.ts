@@ -59,7 +59,8 @@ export class LinkedBanks {
       plaid.sandboxPublicTokenCreate({
         institution_id: institution_id ?? settings.sandboxInstitutionId,
         initial_products: ['transactions' as Products],
-        ...(settings.webhookUrl ? { options: { webhook: settings.webhookUrl } } : {}),
+        // As a Link token asks (transactions.days_requested), or Plaid pulls 90 days only.
+        options: { transactions: { days_requested: settings.transactionsDays }, ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}) },
       }),
     );
     return { public_token: data.public_token };

@@ -44,8 +44,9 @@ const BOB = '+14155552672';
 type System = Awaited<ReturnType<typeof startSystem>>;
 
 /** One whole deployment: emulator, gateway listening on loopback (the emulator POSTs webhooks to it), services. */
-async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis' }) {
-  const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, port: 0 });
+async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis'; historicalUpdateMs?: number }) {
+  // The whole history at once unless a test looks at the initial update on its own.
+  const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, historicalUpdateMs: options.historicalUpdateMs ?? 0, port: 0 });
   // Everything the gateway and the services log, at the most verbose level, to look for secrets in.
   const logLines: string[] = [];
   const logger = pino(loggerOptions('test', 'trace'), { write: (line: string) => void logLines.push(line) });

@@ -306,10 +306,40 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(await plaidError(plaid.accountsGet({ access_token: 'access-sandbox-nope' }))).toMatchObject({ error_type: 'INVALID_INPUT', error_code: 'INVALID_ACCESS_TOKEN' });
   });
 
-  it('puts an item into ITEM_LOGIN_REQUIRED on reset_login', async () => {
-    const item = await link();
+  it('puts an item into ITEM_LOGIN_REQUIRED on reset_login: /item/get carries the error, ITEM/ERROR is sent, LOGIN_REPAIRED clears it', async () => {
+    const item = await link(hook.url);
+    hook.received.length = 0;
     await plaid.sandboxItemResetLogin({ access_token: item.access_token });
     expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED' });
+    const broken = (await plaid.itemGet({ access_token: item.access_token })).data.item;
+    expect(broken.error).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED', status: 400, error_message: expect.any(String) });
+    expect(hook.received.map((r) => JSON.parse(r.body))).toEqual([
+      expect.objectContaining({ webhook_type: 'ITEM', webhook_code: 'ERROR', item_id: item.item_id, error: expect.objectContaining({ error_code: 'ITEM_LOGIN_REQUIRED' }) }),
+    ]);
+    expect(JSON.parse(hook.received[0]!.body).error).not.toHaveProperty('request_id');
+
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'LOGIN_REPAIRED' as never });
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toBeNull();
+    const repaired = JSON.parse(hook.received[1]!.body) as Record<string, unknown>;
+    expect(repaired).toEqual({ webhook_type: 'ITEM', webhook_code: 'LOGIN_REPAIRED', item_id: item.item_id, environment: 'sandbox' });
+    expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
+  });
+
+  it('sends PENDING_EXPIRATION and USER_PERMISSION_REVOKED through its test hook, with their effect on the item', async () => {
+    const item = await link(hook.url);
+    hook.received.length = 0;
+    const fire = (webhook_code: string) =>
+      fetch(`${emulator.url}/_emulator/items/${item.item_id}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
+    expect((await fire('PENDING_EXPIRATION')).status).toBe(200);
+    const expiring = JSON.parse(hook.received[0]!.body) as { consent_expiration_time: string };
+    expect(Date.parse(expiring.consent_expiration_time)).toBe(clock + 7 * DAY_MS - (clock % 1000));
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.consent_expiration_time).toBe(expiring.consent_expiration_time);
+    expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
+
+    expect((await fire('USER_PERMISSION_REVOKED')).status).toBe(200);
+    expect(JSON.parse(hook.received[1]!.body)).toMatchObject({ webhook_type: 'ITEM', webhook_code: 'USER_PERMISSION_REVOKED', error: { error_code: 'USER_PERMISSION_REVOKED' } });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'USER_PERMISSION_REVOKED' });
+    expect((await fire('NOPE')).status).toBe(400);
   });
 
   it('fails the next call as armed, then serves again', async () => {
@@ -322,5 +352,48 @@ describe('plaid emulator through the plaid SDK', () => {
     const args = { client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['transactions' as Products], user: { client_user_id: 'u' } };
     expect(await plaidError(plaid.linkTokenCreate(args))).toMatchObject({ status: 429, error_code: 'RATE_LIMIT_EXCEEDED' });
     expect((await plaid.linkTokenCreate(args)).status).toBe(200);
+  });
+});
+
+describe('plaid emulator webhooks on its own', () => {
+  it('sends SYNC_UPDATES_AVAILABLE at the initial and the historical update once sync was called, retrying a failed delivery', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    let answered = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => {
+        answered += 1;
+        // The first delivery fails: the emulator must try it again.
+        if (answered === 1) return void res.writeHead(503).end();
+        bodies.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const emulator = await startPlaidEmulator({ clientId: CLIENT_ID, secret: SECRET, productNotReadyMs: 150, historicalUpdateMs: 500, webhookRetryDelaysMs: [100] });
+    try {
+      const plaid = sdk(emulator.url);
+      const { data: pub } = await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109508', initial_products: ['transactions' as Products], options: { webhook: url } });
+      const { data: item } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
+      expect((await plaid.transactionsSync({ access_token: item.access_token })).data.transactions_update_status).toBe('NOT_READY');
+      // No call from here on: the emulator acts on its own.
+      const deadline = Date.now() + 3_000;
+      while (bodies.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      const base = { webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: item.item_id, environment: 'sandbox' };
+      expect(bodies).toEqual([
+        { ...base, initial_update_complete: true, historical_update_complete: false },
+        { ...base, initial_update_complete: true, historical_update_complete: true },
+      ]);
+      expect(emulator.deliveries.map((d) => [d.attempt, d.status])).toEqual([
+        [1, 503],
+        [2, 200],
+        [1, 200],
+      ]);
+    } finally {
+      await emulator.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

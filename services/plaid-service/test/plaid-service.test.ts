@@ -264,6 +264,38 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect(modified.length).toBeGreaterThan(0);
   });
 
+  it('marks an item on verified ITEM webhooks and tells its user: login required, repaired, expiring consent, access revoked', async () => {
+    const carol = await sys.login('+14155552673');
+    const carolItem = await sys.link(carol);
+    await whenReady(sys, carol, carolItem);
+    const token = await sys.accessTokenOf(carolItem);
+    const read = () => sys.call(carol, 'GET', `/api/plaid/transactions?item_id=${carolItem}`);
+
+    // reset_login makes Plaid's sandbox send ITEM/ERROR (ITEM_LOGIN_REQUIRED), signed, to our webhook.
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: token })).status).toBe(200);
+    const broken = await read();
+    expect(broken.status, broken.raw).toBe(409);
+    expect(broken.body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    expect(broken.body.message).toMatch(/First Platypus Bank.*log in again.*update mode/);
+    expect((await sys.call(carol, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: token, webhook_code: 'LOGIN_REPAIRED' })).status).toBe(200);
+    expect((await read()).status).toBe(200);
+
+    const hook = (webhook_code: string) =>
+      fetch(`${sys.emulator.url}/_emulator/items/${carolItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
+    expect((await hook('PENDING_EXPIRATION')).status).toBe(200);
+    expect((await sys.store.getItem(carolItem))?.health).toMatchObject({ error_code: null, consent_expiration_time: expect.stringMatching(/^\d{4}-/) });
+    expect((await read()).status).toBe(200);
+
+    expect((await hook('USER_PERMISSION_REVOKED')).status).toBe(200);
+    const revoked = await read();
+    expect(revoked.status).toBe(409);
+    expect(revoked.body).toMatchObject({ code: 'PLAID_ITEM_ACCESS_REVOKED', message: expect.stringContaining('revoked') });
+    // The item can still be removed.
+    expect((await sys.call(carol, 'DELETE', `/api/plaid/items/${carolItem}`)).status).toBe(200);
+  });
+
   it('refuses an unsigned or forged webhook with 401 WEBHOOK_VERIFICATION_FAILED', async () => {
     const body = JSON.stringify({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: itemId });
     const unsigned = await sys.gateway.inject({ method: 'POST', url: '/api/plaid/webhook', headers: { 'content-type': 'application/json' }, payload: body });

@@ -410,3 +410,34 @@ describe('when Plaid is slow or gone', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
+
+describe('plaid: the first pull in two steps, the rest by the emulator\'s own webhook', () => {
+  let sys: System;
+  let dave: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 300, historicalUpdateMs: 700, signupWaitMs: 5_000 });
+    dave = await sys.login('+14155552674');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+
+  it('signup answers at INITIAL_UPDATE_COMPLETE with the last 30 days; SYNC_UPDATES_AVAILABLE brings the history without a read syncing it', async () => {
+    const pub = await sys.call(dave, 'POST', '/api/plaid/sandbox/public-token');
+    const signup = await sys.call(dave, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+    expect(signup.status, signup.raw).toBe(200);
+    expect(signup.body.transactions_status).toBe('ready');
+    expect(signup.body.total_transactions).toBeGreaterThan(0);
+    expect(signup.body.total_transactions).toBeLessThan(50);
+    // With a webhook URL, reads of a ready item only read the store: the rest must come by webhook.
+    let total = 0;
+    for (let i = 0; i < 50 && total < 300; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      total = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total;
+    }
+    expect(total).toBe(300);
+    const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
+    expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);
+  });
+});

@@ -169,7 +169,7 @@ async function startDistributedSystem(overrides: Record<string, string>): Promis
   const plaidEmulator = new ServiceProcess(
     'plaid-emulator',
     'packages/plaid-emulator',
-    { ...common, PLAID_EMULATOR_PORT: String(plaidEmulatorPort), PLAID_EMULATOR_NOT_READY_MS: '1500', PLAID_EMULATOR_HISTORICAL_UPDATE_MS: '0' },
+    { ...common, PLAID_EMULATOR_PORT: String(plaidEmulatorPort), PLAID_EMULATOR_NOT_READY_MS: '1500' },
     `${plaidEmulatorUrl}/health`,
   );
   const twilio = new ServiceProcess('twilio-verify-emulator', 'packages/twilio-verify-emulator', { ...common, TWILIO_EMULATOR_PORT: String(twilioPort) }, `http://127.0.0.1:${twilioPort}/health`);

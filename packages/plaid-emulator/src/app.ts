@@ -16,7 +16,11 @@ export interface PlaidEmulatorOptions {
   now?: () => number;
   /** How long after a link `/transactions/sync` answers NOT_READY (Plaid's first pull). Default 3000. */
   productNotReadyMs?: number;
-  /** How long after the initial update (last 30 days, INITIAL_UPDATE_COMPLETE) the rest arrives (HISTORICAL_UPDATE_COMPLETE). Default 1000. */
+  /**
+   * How long after the initial update (last 30 days, INITIAL_UPDATE_COMPLETE) the rest arrives
+   * (HISTORICAL_UPDATE_COMPLETE). Default 0: both at once, so offline runs show the whole history
+   * as soon as the item is ready; set it to see the two steps as Plaid takes them.
+   */
   historicalUpdateMs?: number;
   /** Days of history of items linked without `options.transactions.days_requested`. Default 90, as Plaid. */
   defaultDaysRequested?: number;
@@ -54,7 +58,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   const items = new Items({
     now,
     productNotReadyMs: options.productNotReadyMs ?? 3_000,
-    historicalUpdateMs: options.historicalUpdateMs ?? 1_000,
+    historicalUpdateMs: options.historicalUpdateMs ?? 0,
     transactionsPerItem: options.transactionsPerItem ?? 300,
   });
   const defaultDays = options.defaultDaysRequested ?? DEFAULT_DAYS_REQUESTED;

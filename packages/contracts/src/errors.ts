@@ -40,6 +40,7 @@ export const ErrorCodes = {
   PLAID_ITEM_NOT_FOUND: { status: 404, message: 'No linked bank item with this id for this user' },
   PLAID_INVALID_PUBLIC_TOKEN: { status: 400, message: 'The public token is invalid, expired or already used' },
   PLAID_ITEM_LOGIN_REQUIRED: { status: 409, message: 'The bank needs the user to log in again through Plaid Link (update mode)' },
+  PLAID_ITEM_ACCESS_REVOKED: { status: 409, message: "The user revoked this app's access to the bank account; link the bank again" },
   PLAID_PRODUCT_NOT_READY: { status: 409, message: 'Transactions are not ready yet; retry shortly' },
   PLAID_RATE_LIMITED: { status: 429, message: 'Plaid rate limit exceeded; retry later' },
   PLAID_INVALID_REQUEST: { status: 400, message: 'Plaid rejected the request as invalid' },

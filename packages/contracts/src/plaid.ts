@@ -185,6 +185,6 @@ export const PlaidSubjects = {
       body: Type.String({ maxLength: 1024 * 1024, description: 'the raw request body, byte for byte, for the sha256 check' }),
       verification: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'the Plaid-Verification header' })),
     }),
-    Type.Object({ received: Type.Literal(true), action: Type.Union([Type.Literal('synced'), Type.Literal('ignored')]) }),
+    Type.Object({ received: Type.Literal(true), action: Type.Union([Type.Literal('synced'), Type.Literal('item_updated'), Type.Literal('ignored')]) }),
   ),
 };

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { Items, currentTransactions, type Item } from './items.ts';
-import { invalidField, missingFields, PlaidError, requestId } from './plaid-error.ts';
+import { DEFAULT_DAYS_REQUESTED, Items, currentTransactions, type Item } from './items.ts';
+import { invalidField, itemLoginRequired, missingFields, PlaidError, requestId, unknownFields, userPermissionRevoked, type PlaidErrorObject } from './plaid-error.ts';
+import { checkRequest, isSpecEndpoint } from './spec.ts';
 import { INSTITUTIONS } from './sandbox-data.ts';
-import { WebhookSender, type WebhookDelivery } from './webhooks.ts';
+import { WebhookDispatcher, WebhookSender, type WebhookContent, type WebhookDelivery } from './webhooks.ts';
 
 /** What the emulator accepts when no credentials are given; not secrets. */
 export const PLAID_EMULATOR_DEFAULT_CLIENT_ID = 'emulator-client-id';
@@ -15,6 +16,16 @@ export interface PlaidEmulatorOptions {
   now?: () => number;
   /** How long after a link `/transactions/sync` answers NOT_READY (Plaid's first pull). Default 3000. */
   productNotReadyMs?: number;
+  /**
+   * How long after the initial update (last 30 days, INITIAL_UPDATE_COMPLETE) the rest arrives
+   * (HISTORICAL_UPDATE_COMPLETE). Default 0: both at once, so offline runs show the whole history
+   * as soon as the item is ready; set it to see the two steps as Plaid takes them.
+   */
+  historicalUpdateMs?: number;
+  /** Days of history of items linked without `options.transactions.days_requested`. Default 90, as Plaid. */
+  defaultDaysRequested?: number;
+  /** Delays of the retries of a webhook the receiver did not answer 2xx. Default [1000, 5000, 30000]. */
+  webhookRetryDelaysMs?: number[];
   /** Transactions in each item's two-year history. Default 300. */
   transactionsPerItem?: number;
   /** Where to send an item's webhooks when its link named none. */
@@ -30,8 +41,10 @@ export interface PlaidEmulator {
 
 type Body = Record<string, unknown>;
 
-const SYNC_COUNT_MAX = 500;
-const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED']);
+const SYNC_COUNT_DEFAULT = 100;
+const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED', 'USER_PERMISSION_REVOKED']);
+const ITEM_ERROR_HOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED']);
+const CONSENT_NOTICE_MS = 7 * 86_400_000;
 
 /**
  * A Plaid API emulator for offline runs and tests, driven by the real `plaid` SDK: the request
@@ -42,12 +55,50 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   const clientId = options.clientId ?? PLAID_EMULATOR_DEFAULT_CLIENT_ID;
   const secret = options.secret ?? PLAID_EMULATOR_DEFAULT_SECRET;
   const now = options.now ?? Date.now;
-  const items = new Items({ now, productNotReadyMs: options.productNotReadyMs ?? 3_000, transactionsPerItem: options.transactionsPerItem ?? 300 });
+  const items = new Items({
+    now,
+    productNotReadyMs: options.productNotReadyMs ?? 3_000,
+    historicalUpdateMs: options.historicalUpdateMs ?? 0,
+    transactionsPerItem: options.transactionsPerItem ?? 300,
+  });
+  const defaultDays = options.defaultDaysRequested ?? DEFAULT_DAYS_REQUESTED;
   const webhooks = await WebhookSender.create(now);
   const deliveries: WebhookDelivery[] = [];
+  const dispatcher = new WebhookDispatcher(webhooks, now, options.webhookRetryDelaysMs ?? [1_000, 5_000, 30_000], (d) => deliveries.push(d));
   let failNext: { error: PlaidError; path: string | undefined } | undefined;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  app.addHook('onClose', async () => dispatcher.close());
+
+  /** An item's webhook, sent in the background when it has a URL. */
+  const notify = (item: Item, content: WebhookContent): Promise<WebhookDelivery> | undefined =>
+    item.webhook ? dispatcher.dispatch(item.webhook, { ...content, item_id: item.itemId, environment: 'sandbox' }) : undefined;
+
+  const syncUpdatesAvailable = (item: Item) => ({
+    webhook_type: 'TRANSACTIONS',
+    webhook_code: 'SYNC_UPDATES_AVAILABLE',
+    initial_update_complete: item.loaded !== 'NOT_READY',
+    historical_update_complete: item.loaded === 'HISTORICAL_UPDATE_COMPLETE',
+  });
+
+  /** Lets an item's first pull progress; once the app called sync, Plaid announces each step. */
+  const pump = (item: Item) => {
+    const completed = items.advance(item);
+    if (completed.length > 0 && item.syncSubscribed) void notify(item, syncUpdatesAvailable(item));
+  };
+  /** Wakes the pull up when its next step is due, so webhooks go out without any call. */
+  const schedulePull = (item: Item) => {
+    for (const step of ['INITIAL_UPDATE_COMPLETE', 'HISTORICAL_UPDATE_COMPLETE'] as const) {
+      const due = items.dueAt(item, step);
+      if (due !== undefined && due > now()) dispatcher.later(due - now(), () => pump(item));
+    }
+  };
+  /** The item of a request's access token, its pull brought up to date. */
+  const itemOf = (accessToken: unknown, opts: { allowItemError?: boolean } = {}) => {
+    const item = items.get(accessToken, { allowItemError: true });
+    pump(item);
+    return items.get(accessToken, opts);
+  };
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof PlaidError) return reply.status(err.status).send(err.toBody());
@@ -59,7 +110,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     return reply.status(failure.status).send(failure.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
-    const err = new PlaidError('INVALID_REQUEST', 'UNKNOWN_ENDPOINT', `the endpoint ${req.method} ${req.url.split('?')[0]} does not exist (in this emulator)`, { status: 404 });
+    const err = new PlaidError('INVALID_REQUEST', 'NOT_FOUND', `the requested resource was not found: ${req.method} ${req.url.split('?')[0]}`, { status: 404 });
     return reply.status(404).send(err.toBody());
   });
 
@@ -80,99 +131,114 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
       failNext = undefined;
       throw error;
     }
+    const path = req.url.split('?')[0]!;
+    if (isSpecEndpoint(path)) checkAgainstSpec(path, body);
   });
 
   const ok = <T extends object>(data: T) => ({ ...data, request_id: requestId() });
 
   app.post('/link/token/create', async (req) => {
     const body = bodyOf(req);
-    const user = body.user as Body | undefined;
-    requireFields(body, ['client_name', 'language', 'country_codes']);
-    if (!user || typeof user.client_user_id !== 'string' || !user.client_user_id) throw missingFields(['user.client_user_id']);
+    // The spec says it in prose: one of `user` and `user_id` is required.
+    if (body.user === undefined && body.user_id === undefined) throw missingFields(['user']);
     if (!Array.isArray(body.products) && !body.access_token) throw missingFields(['products']);
+    refuseBalanceProduct(body.products);
     const expiration = new Date(now() + 4 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     return ok({ link_token: `link-sandbox-${crypto.randomUUID()}`, expiration });
   });
 
   app.post('/sandbox/public_token/create', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['institution_id', 'initial_products']);
+    refuseBalanceProduct(body.initial_products);
     const opts = (body.options ?? {}) as Body;
     const webhook = typeof opts.webhook === 'string' ? opts.webhook : (options.webhookUrl ?? null);
-    return ok({ public_token: items.createPublicToken(String(body.institution_id), webhook) });
+    const withTransactions = Array.isArray(body.initial_products) && body.initial_products.includes('transactions');
+    const days = ((opts.transactions ?? {}) as Body).days_requested;
+    return ok({ public_token: items.createPublicToken(String(body.institution_id), webhook, withTransactions ? (typeof days === 'number' ? days : defaultDays) : undefined) });
   });
 
   app.post('/item/public_token/exchange', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['public_token']);
     const item = items.exchange(String(body.public_token));
+    schedulePull(item);
     return ok({ access_token: item.accessToken, item_id: item.itemId });
   });
 
   app.post('/item/get', async (req) => {
-    const item = items.get(bodyOf(req).access_token, { allowLoginRequired: true });
-    return ok({ item: itemObject(item), status: { transactions: { last_successful_update: items.isReady(item) ? new Date(item.createdAt).toISOString() : null, last_failed_update: null } } });
+    const item = itemOf(bodyOf(req).access_token, { allowItemError: true });
+    const updated = items.dueAt(item, 'INITIAL_UPDATE_COMPLETE');
+    const lastUpdate = item.loaded !== 'NOT_READY' && updated !== undefined ? new Date(updated).toISOString() : null;
+    return ok({ item: itemObject(item), status: { transactions: { last_successful_update: lastUpdate, last_failed_update: null }, last_webhook: null } });
   });
 
   app.post('/accounts/get', async (req) => {
-    const item = items.get(bodyOf(req).access_token);
+    const item = itemOf(bodyOf(req).access_token);
     return ok({ accounts: item.accounts, item: itemObject(item) });
   });
 
   app.post('/transactions/sync', async (req) => {
     const body = bodyOf(req);
-    const item = items.get(body.access_token);
-    const count = body.count === undefined ? 100 : body.count;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > SYNC_COUNT_MAX) {
-      throw invalidField(`count must be an integer from 1 to ${SYNC_COUNT_MAX}`);
-    }
-    if (body.cursor !== undefined && typeof body.cursor !== 'string') throw invalidField('cursor must be a string');
-    return ok(items.sync(item, body.cursor as string | undefined, count));
+    const item = itemOf(body.access_token);
+    const opts = (body.options ?? {}) as Body;
+    const page = items.sync(item, {
+      cursor: typeof body.cursor === 'string' ? body.cursor : undefined,
+      count: typeof body.count === 'number' ? body.count : SYNC_COUNT_DEFAULT,
+      daysRequested: typeof opts.days_requested === 'number' ? opts.days_requested : undefined,
+      accountId: typeof opts.account_id === 'string' ? opts.account_id : undefined,
+    });
+    schedulePull(item);
+    return ok(page);
   });
 
   app.post('/item/remove', async (req) => {
-    items.remove(items.get(bodyOf(req).access_token, { allowLoginRequired: true }));
+    items.remove(items.get(bodyOf(req).access_token, { allowItemError: true }));
     return ok({});
   });
 
   app.post('/webhook_verification_key/get', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['key_id']);
     if (body.key_id !== webhooks.key.kid) throw new PlaidError('INVALID_INPUT', 'INVALID_WEBHOOK_VERIFICATION_KEY_ID', 'invalid key_id provided');
     return ok({ key: webhooks.key });
   });
 
   app.post('/sandbox/item/fire_webhook', async (req) => {
     const body = bodyOf(req);
-    requireFields(body, ['webhook_code']);
-    await fireWebhook(items.get(body.access_token, { allowLoginRequired: true }), String(body.webhook_code));
+    await fireWebhook(itemOf(body.access_token, { allowItemError: true }), String(body.webhook_code));
     return ok({ webhook_fired: true });
   });
 
   /** What Plaid's sandbox does on `/sandbox/item/fire_webhook`; answers once the webhook was delivered (or failed). */
-  async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery> {
+  async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery | undefined> {
     if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
-    if (!item.webhook) throw new PlaidError('INVALID_INPUT', 'SANDBOX_WEBHOOK_INVALID', 'the Item has no webhook URL; give one when linking (options.webhook)');
-    let payload: object;
+    if (!item.webhook) throw new PlaidError('SANDBOX_ERROR', 'SANDBOX_WEBHOOK_INVALID', "Webhook for this item is either not set up, or invalid. Please update the item's webhook and try again.");
+    let payload: WebhookContent;
     if (code === 'SYNC_UPDATES_AVAILABLE' || code === 'DEFAULT_UPDATE') {
       const changes = items.simulateUpdates(item);
-      payload =
-        code === 'SYNC_UPDATES_AVAILABLE'
-          ? { webhook_type: 'TRANSACTIONS', webhook_code: code, item_id: item.itemId, initial_update_complete: true, historical_update_complete: true, environment: 'sandbox' }
-          : { webhook_type: 'TRANSACTIONS', webhook_code: code, item_id: item.itemId, new_transactions: changes.added, error: null, environment: 'sandbox' };
+      payload = code === 'SYNC_UPDATES_AVAILABLE' ? syncUpdatesAvailable(item) : { webhook_type: 'TRANSACTIONS', webhook_code: code, new_transactions: changes.added, error: null };
+    } else if (code === 'USER_PERMISSION_REVOKED') {
+      return setItemError(item, 'USER_PERMISSION_REVOKED');
     } else {
-      if (code === 'LOGIN_REPAIRED') item.loginRequired = false;
-      payload = { webhook_type: 'ITEM', webhook_code: code, item_id: item.itemId, error: null, environment: 'sandbox' };
+      if (code === 'LOGIN_REPAIRED') item.error = null;
+      // LOGIN_REPAIRED has no `error` field; NEW_ACCOUNTS_AVAILABLE's is null when there is none.
+      payload = code === 'LOGIN_REPAIRED' ? { webhook_type: 'ITEM', webhook_code: code } : { webhook_type: 'ITEM', webhook_code: code, error: null };
     }
-    // Sent before answering, so a caller sees its effect at once (Plaid sends it shortly after).
-    const delivery = await webhooks.send(item.webhook, payload, now());
-    deliveries.push(delivery);
-    return delivery;
+    // The first attempt before answering, so a caller sees its effect at once (Plaid sends it shortly after).
+    return notify(item, payload)!;
+  }
+
+  /** Puts the item in an error state (or warns of one) and sends the ITEM webhook Plaid sends for it. */
+  function setItemError(item: Item, code: 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED'): Promise<WebhookDelivery> | undefined {
+    if (code === 'PENDING_EXPIRATION') {
+      item.consentExpiresAt = now() + CONSENT_NOTICE_MS;
+      return notify(item, { webhook_type: 'ITEM', webhook_code: code, consent_expiration_time: isoSeconds(item.consentExpiresAt) });
+    }
+    item.error = (code === 'ERROR' ? itemLoginRequired() : userPermissionRevoked()).toBody();
+    return notify(item, { webhook_type: 'ITEM', webhook_code: code, error: webhookError(item.error) });
   }
 
   app.post('/sandbox/item/reset_login', async (req) => {
-    const item = items.get(bodyOf(req).access_token, { allowLoginRequired: true });
-    item.loginRequired = true;
+    const item = itemOf(bodyOf(req).access_token, { allowItemError: true });
+    await setItemError(item, 'ERROR');
     return ok({ reset_login: true });
   });
 
@@ -190,13 +256,30 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     };
     return { armed: true };
   });
+  // Item error webhooks by item id: ERROR (ITEM_LOGIN_REQUIRED), PENDING_EXPIRATION, USER_PERMISSION_REVOKED.
+  app.post('/_emulator/items/:item_id/item-error', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    const code = bodyOf(req).webhook_code;
+    if (typeof code !== 'string' || !ITEM_ERROR_HOOKS.has(code)) return reply.status(400).send({ error: `send {webhook_code: ${[...ITEM_ERROR_HOOKS].join(' | ')}}` });
+    return { delivery: (await setItemError(item, code as 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED')) ?? null };
+  });
+  // The next /transactions/sync call of the item with a mid-pagination cursor sees the data change under it.
+  app.post('/_emulator/items/:item_id/mutate-during-pagination', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    item.mutateOnNextPage = true;
+    return { armed: true };
+  });
   // The sandbox webhook by item id, for tests that never see the access token (it stays inside plaid-service).
   app.post('/_emulator/items/:item_id/fire-webhook', async (req, reply) => {
     const { item_id } = req.params as { item_id: string };
     const item = items.find(item_id);
     if (!item) return reply.status(404).send({ error: 'no such item' });
     const code = bodyOf(req).webhook_code;
-    return { delivery: await fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE') };
+    return { delivery: (await fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE')) ?? null };
   });
   app.get('/_emulator/webhooks', async () => ({ deliveries }));
   app.get('/_emulator/items/:item_id/transactions', async (req, reply) => {
@@ -219,9 +302,30 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-function requireFields(body: Body, fields: string[]): void {
-  const missing = fields.filter((f) => body[f] === undefined || body[f] === null || body[f] === '');
-  if (missing.length) throw missingFields(missing);
+/** Plaid's order: missing fields, then unknown ones, then values it cannot take. */
+function checkAgainstSpec(path: Parameters<typeof checkRequest>[0], body: Body): void {
+  const violations = checkRequest(path, body);
+  if (!violations) return;
+  if (violations.missing.length) throw missingFields(violations.missing);
+  if (violations.unknown.length) throw unknownFields(violations.unknown);
+  throw invalidField(violations.invalid.join('; '));
+}
+
+/** Balance is billed on its own and Plaid refuses it in a Link products list. */
+function refuseBalanceProduct(products: unknown): void {
+  if (Array.isArray(products) && products.includes('balance')) {
+    throw new PlaidError('INVALID_INPUT', 'INVALID_PRODUCT', 'balance is not a valid product for this request: it is available on every Item without being listed');
+  }
+}
+
+/** An item's error as ITEM webhooks carry it: no request_id (the spec: omitted in webhooks). */
+function webhookError(error: PlaidErrorObject): Omit<PlaidErrorObject, 'request_id'> {
+  const { request_id: _omitted, ...rest } = error;
+  return rest;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function itemObject(item: Item) {
@@ -230,12 +334,12 @@ function itemObject(item: Item) {
     institution_id: item.institutionId,
     institution_name: INSTITUTIONS[item.institutionId] ?? null,
     webhook: item.webhook ?? '',
-    error: null,
+    error: item.error,
     available_products: ['balance', 'identity'],
     billed_products: ['transactions'],
     products: ['transactions'],
     consented_products: ['transactions'],
-    consent_expiration_time: null,
+    consent_expiration_time: item.consentExpiresAt === null ? null : isoSeconds(item.consentExpiresAt),
     update_type: 'background',
   };
 }

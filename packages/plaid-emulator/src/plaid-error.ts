@@ -20,6 +20,8 @@ const STATUS_OF_TYPE: Record<string, number> = {
   INVALID_RESULT: 400,
   ITEM_ERROR: 400,
   INSTITUTION_ERROR: 400,
+  TRANSACTIONS_ERROR: 400,
+  SANDBOX_ERROR: 400,
   RATE_LIMIT_EXCEEDED: 429,
   API_ERROR: 500,
 };
@@ -45,6 +47,11 @@ export class PlaidError extends Error {
 
   readonly displayMessage: string | null;
 
+  /** The failure an item's stored error object stands for. */
+  static from(error: PlaidErrorObject): PlaidError {
+    return new PlaidError(error.error_type, error.error_code, error.error_message, { status: error.status, displayMessage: error.display_message });
+  }
+
   toBody(): PlaidErrorObject {
     return {
       error_type: this.errorType,
@@ -64,6 +71,9 @@ export class PlaidError extends Error {
 export const missingFields = (fields: string[]) =>
   new PlaidError('INVALID_REQUEST', 'MISSING_FIELDS', `the following required fields are missing: ${fields.join(', ')}`);
 
+export const unknownFields = (fields: string[]) =>
+  new PlaidError('INVALID_REQUEST', 'UNKNOWN_FIELDS', `the following fields are not recognized by this endpoint: ${fields.join(', ')}`);
+
 export const invalidField = (message: string) => new PlaidError('INVALID_REQUEST', 'INVALID_FIELD', message);
 
 export const invalidAccessToken = () =>
@@ -75,4 +85,9 @@ export const itemNotFound = () =>
 export const itemLoginRequired = () =>
   new PlaidError('ITEM_ERROR', 'ITEM_LOGIN_REQUIRED', "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information. use Link's update mode to restore the item to a good state", {
     displayMessage: "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information. use Link's update mode to restore the item to a good state",
+  });
+
+export const userPermissionRevoked = () =>
+  new PlaidError('ITEM_ERROR', 'USER_PERMISSION_REVOKED', 'the holder of this account has revoked their permission for your application to access it', {
+    displayMessage: 'The user revoked access to this account. Ask them to link it again.',
   });

@@ -39,7 +39,7 @@ export interface SandboxTransaction {
   website: string | null;
   payment_channel: 'online' | 'in store' | 'other';
   pending: boolean;
-  pending_transaction_id: null;
+  pending_transaction_id: string | null;
   category: string[];
   category_id: string;
   personal_finance_category: { primary: string; detailed: string; confidence_level: 'VERY_HIGH' | 'HIGH' };
@@ -147,6 +147,11 @@ export function newTransaction(itemId: string, accounts: SandboxAccount[], today
   const amount = merchant.amount[0];
   const account = accounts.find((a) => a.subtype === merchant.account)!.account_id;
   return makeTransaction(plaidId(itemId, 'fired', String(serial)), account, merchant, amount, today, true);
+}
+
+/** The settled version of a pending transaction: a new id, pointing back at the pending one. */
+export function postedTransaction(itemId: string, pending: SandboxTransaction): SandboxTransaction {
+  return { ...pending, transaction_id: plaidId(itemId, 'posted', pending.transaction_id), pending: false, pending_transaction_id: pending.transaction_id };
 }
 
 function makeTransaction(id: string, accountId: string, m: Merchant, amount: number, date: number, pending: boolean): SandboxTransaction {

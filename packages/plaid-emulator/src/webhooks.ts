@@ -12,9 +12,17 @@ export interface WebhookVerificationKey extends JWK {
 
 export interface WebhookDelivery {
   url: string;
+  /** The body as sent (before its two-space JSON encoding). */
+  payload: WebhookPayload;
+  /** 1 for the first try, then one more per retry. */
+  attempt: number;
   status: number | null;
   error?: string;
 }
+
+/** What an ITEM or TRANSACTIONS webhook says, before the emulator adds `item_id` and `environment`. */
+export type WebhookContent = { webhook_type: string; webhook_code: string } & Record<string, unknown>;
+export type WebhookPayload = WebhookContent & { item_id: string };
 
 const DELIVERY_TIMEOUT_MS = 10_000;
 
@@ -42,8 +50,8 @@ export class WebhookSender {
       .sign(this.privateKey);
   }
 
-  /** POSTs one webhook and reports what the receiver answered (Plaid itself retries non-2xx later). */
-  async send(url: string, payload: object, now: number): Promise<WebhookDelivery> {
+  /** POSTs one webhook and reports what the receiver answered. */
+  async send(url: string, payload: WebhookPayload, now: number): Promise<Omit<WebhookDelivery, 'attempt'>> {
     // Plaid sends its webhook bodies indented by two spaces; the signature covers the exact bytes.
     const body = JSON.stringify(payload, null, 2);
     try {
@@ -54,9 +62,56 @@ export class WebhookSender {
         signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
       });
       await res.arrayBuffer();
-      return { url, status: res.status };
+      return { url, payload, status: res.status };
     } catch (err) {
-      return { url, status: null, error: (err as Error).message };
+      return { url, payload, status: null, error: (err as Error).message };
     }
+  }
+}
+
+/**
+ * Sends webhooks in the background as Plaid does, and again after each of `retryDelaysMs` while
+ * the receiver does not answer 2xx (Plaid retries for up to a day; the emulator a few times).
+ */
+export class WebhookDispatcher {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly sender: WebhookSender,
+    private readonly now: () => number,
+    private readonly retryDelaysMs: number[],
+    private readonly record: (delivery: WebhookDelivery) => void,
+  ) {}
+
+  /** Sends at once; resolves with the first attempt (retries go on in the background). */
+  dispatch(url: string, payload: WebhookPayload): Promise<WebhookDelivery> {
+    return this.attempt(url, payload, 1);
+  }
+
+  /** Runs `task` after `ms` unless the emulator closed meanwhile; never keeps the process alive. */
+  later(ms: number, task: () => void): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) task();
+    }, Math.max(0, ms));
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async attempt(url: string, payload: WebhookPayload, attempt: number): Promise<WebhookDelivery> {
+    const delivery = { ...(await this.sender.send(url, payload, this.now())), attempt };
+    this.record(delivery);
+    const delay = this.retryDelaysMs[attempt - 1];
+    const delivered = delivery.status !== null && delivery.status >= 200 && delivery.status < 300;
+    if (!delivered && delay !== undefined) this.later(delay, () => void this.attempt(url, payload, attempt + 1));
+    return delivery;
   }
 }

@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { importJWK, jwtVerify } from 'jose';
-import { Configuration, PlaidApi, type Products } from 'plaid';
+import { Configuration, PlaidApi, type Products, type Transaction } from 'plaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
 
 const CLIENT_ID = 'test-client';
 const SECRET = 'test-secret';
 const NOT_READY_MS = 60_000;
+const HISTORICAL_MS = 30_000;
 const DAY_MS = 86_400_000;
 
 const sdk = (basePath: string, clientId = CLIENT_ID, secret = SECRET) =>
@@ -48,36 +49,38 @@ describe('plaid emulator through the plaid SDK', () => {
   let plaid: PlaidApi;
   let hook: Awaited<ReturnType<typeof receiver>>;
 
-  const link = async (webhook?: string) => {
+  const link = async (webhook?: string, days?: number, products = ['transactions']) => {
     const { data: pub } = await plaid.sandboxPublicTokenCreate({
       institution_id: 'ins_109508',
-      initial_products: ['transactions' as Products],
-      ...(webhook ? { options: { webhook } } : {}),
+      initial_products: products as Products[],
+      options: { ...(webhook ? { webhook } : {}), ...(days ? { transactions: { days_requested: days } } : {}) },
     });
     const { data } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
     return data;
   };
   /** Every change from `cursor` on, paged with `count`. */
-  const syncAll = async (accessToken: string, cursor = '', count = 100) => {
+  const syncAll = async (accessToken: string, cursor = '', count = 100, options: { account_id?: string; days_requested?: number } = {}) => {
     const added: string[] = [];
+    const transactions: Transaction[] = [];
     const modified: Array<{ transaction_id: string; amount: number }> = [];
     const removed: string[] = [];
     const dates: string[] = [];
     let pages = 0;
     for (;;) {
-      const { data } = await plaid.transactionsSync({ access_token: accessToken, count, ...(cursor ? { cursor } : {}) });
+      const { data } = await plaid.transactionsSync({ access_token: accessToken, count, ...(cursor ? { cursor } : {}), ...(Object.keys(options).length ? { options } : {}) });
       pages += 1;
+      transactions.push(...data.added);
       added.push(...data.added.map((t) => t.transaction_id));
       dates.push(...data.added.map((t) => t.date));
       modified.push(...data.modified.map((t) => ({ transaction_id: t.transaction_id, amount: t.amount })));
       removed.push(...data.removed.map((r) => r.transaction_id));
       cursor = data.next_cursor;
-      if (!data.has_more) return { added, modified, removed, dates, pages, cursor, status: data.transactions_update_status };
+      if (!data.has_more) return { added, transactions, modified, removed, dates, pages, cursor, status: data.transactions_update_status, accounts: data.accounts };
     }
   };
 
   beforeAll(async () => {
-    emulator = await startPlaidEmulator({ clientId: CLIENT_ID, secret: SECRET, productNotReadyMs: NOT_READY_MS, now: () => clock });
+    emulator = await startPlaidEmulator({ clientId: CLIENT_ID, secret: SECRET, productNotReadyMs: NOT_READY_MS, historicalUpdateMs: HISTORICAL_MS, now: () => clock });
     plaid = sdk(emulator.url);
     hook = await receiver();
   });
@@ -110,6 +113,28 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(noUser).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS' });
   });
 
+  it('validates requests against the spec like Plaid: missing, unknown and invalid fields', async () => {
+    const item = await link();
+    expect(await plaidError(plaid.accountsGet({} as never))).toMatchObject({ status: 400, error_type: 'INVALID_REQUEST', error_code: 'MISSING_FIELDS', error_message: expect.stringContaining('access_token') });
+    const unknown = await plaidError(plaid.transactionsSync({ access_token: item.access_token, colour: 'blue', options: { shade: 1 } } as never));
+    expect(unknown).toMatchObject({ status: 400, error_type: 'INVALID_REQUEST', error_code: 'UNKNOWN_FIELDS' });
+    expect(unknown.error_message).toMatch(/colour.*options\.shade/);
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, options: { days_requested: 731 } }))).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD' });
+    const args = { client_name: 'App', language: 'en', user: { client_user_id: 'u1' } };
+    const badProduct = await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['US' as never], products: ['transactionz' as Products] }));
+    expect(badProduct).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD', error_message: expect.stringContaining('products.0') });
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['US' as never], products: ['balance' as Products] }))).toMatchObject({ error_type: 'INVALID_INPUT', error_code: 'INVALID_PRODUCT' });
+    const badCountry = await plaidError(plaid.linkTokenCreate({ ...args, country_codes: ['XX' as never], products: ['transactions' as Products] }));
+    expect(badCountry).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD', error_message: expect.stringContaining('country_codes.0') });
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, country_codes: [], products: ['transactions' as Products] }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+  });
+
+  it('answers an unknown endpoint with NOT_FOUND', async () => {
+    const res = await fetch(`${emulator.url}/transactions/teleport`, { method: 'POST', headers: { 'content-type': 'application/json', 'plaid-client-id': CLIENT_ID, 'plaid-secret': SECRET }, body: '{}' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'NOT_FOUND', request_id: expect.any(String) });
+  });
+
   it('exchanges a public token once; unknown institutions are refused', async () => {
     const { data: pub } = await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109508', initial_products: ['transactions' as Products] });
     expect(pub.public_token).toMatch(/^public-sandbox-/);
@@ -140,33 +165,96 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(await shape(a.access_token)).toEqual(await shape(b.access_token));
   });
 
-  it('answers NOT_READY during the first pull, then pages two years of history with count', async () => {
-    const item = await link();
+  it('answers NOT_READY during the first pull, then INITIAL_UPDATE_COMPLETE (30 days), then HISTORICAL_UPDATE_COMPLETE (the rest)', async () => {
+    const item = await link(undefined, 730);
     const early = await plaid.transactionsSync({ access_token: item.access_token });
     expect(early.data).toMatchObject({ added: [], modified: [], removed: [], has_more: false, next_cursor: '', transactions_update_status: 'NOT_READY' });
 
     clock += NOT_READY_MS;
-    const all = await syncAll(item.access_token, '', 120);
-    expect(all.status).toBe('HISTORICAL_UPDATE_COMPLETE');
-    expect(all.pages).toBe(3);
-    expect(all.added).toHaveLength(300);
-    expect(new Set(all.added).size).toBe(300);
-    const sorted = [...all.dates].sort();
+    const initial = await syncAll(item.access_token, '', 120);
+    expect(initial.status).toBe('INITIAL_UPDATE_COMPLETE');
+    expect(initial.added.length).toBeGreaterThan(0);
+    expect(Math.max(...initial.dates.map((d) => (clock - Date.parse(d)) / DAY_MS))).toBeLessThanOrEqual(31);
+
+    clock += HISTORICAL_MS;
+    const historical = await syncAll(item.access_token, initial.cursor, 120);
+    expect(historical.status).toBe('HISTORICAL_UPDATE_COMPLETE');
+    expect(historical.pages).toBe(3);
+    const all = [...initial.added, ...historical.added];
+    expect(all).toHaveLength(300);
+    expect(new Set(all).size).toBe(300);
+    const sorted = [...initial.dates, ...historical.dates].sort();
     const today = new Date(clock).toISOString().slice(0, 10);
     expect(sorted.at(-1)! <= today).toBe(true);
     expect((clock - Date.parse(sorted[0]!)) / DAY_MS).toBeGreaterThan(700);
 
-    const again = await syncAll(item.access_token, all.cursor);
+    const again = await syncAll(item.access_token, historical.cursor);
     expect([again.added, again.modified, again.removed]).toEqual([[], [], []]);
 
     expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 501 }))).toMatchObject({ error_code: 'INVALID_FIELD' });
     expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, cursor: 'garbage' }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 0 }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+  });
+
+  it('honours days_requested: 90 by default, the link\'s, or the first sync\'s when the link did not ask for transactions', async () => {
+    const oldest = (dates: string[]) => Math.max(...dates.map((d) => (clock - Date.parse(d)) / DAY_MS));
+    const byDefault = await link();
+    const linked60 = await link(undefined, 60);
+    const authOnly = await link(undefined, undefined, ['auth']);
+    // The first sync of an item linked without transactions starts the pull with its days_requested.
+    expect((await plaid.transactionsSync({ access_token: authOnly.access_token, options: { days_requested: 45 } })).data.transactions_update_status).toBe('NOT_READY');
+    clock += NOT_READY_MS + HISTORICAL_MS;
+    const [d90, d60, d45] = [await syncAll(byDefault.access_token), await syncAll(linked60.access_token), await syncAll(authOnly.access_token, '', 100, { days_requested: 500 })];
+    expect(d90.status).toBe('HISTORICAL_UPDATE_COMPLETE');
+    expect(oldest(d90.dates)).toBeLessThanOrEqual(91);
+    expect(oldest(d90.dates)).toBeGreaterThan(60);
+    expect(oldest(d60.dates)).toBeLessThanOrEqual(61);
+    // Later days_requested values have no effect, as Plaid documents.
+    expect(oldest(d45.dates)).toBeLessThanOrEqual(46);
+    expect(d90.added.length).toBeGreaterThan(d60.added.length);
+  });
+
+  it('honours options.account_id: one account\'s stream, its own cursor; a foreign account is refused', async () => {
+    const item = await link(undefined, 730);
+    clock += NOT_READY_MS + HISTORICAL_MS;
+    const all = await syncAll(item.access_token);
+    const checking = all.accounts.find((a) => a.subtype === 'checking')!.account_id;
+    const one = await syncAll(item.access_token, '', 40, { account_id: checking });
+    expect(one.accounts.map((a) => a.account_id)).toEqual([checking]);
+    expect(one.transactions.every((t) => t.account_id === checking)).toBe(true);
+    expect(one.added.sort()).toEqual(all.transactions.filter((t) => t.account_id === checking).map((t) => t.transaction_id).sort());
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, cursor: one.cursor }))).toMatchObject({ error_code: 'INVALID_FIELD' });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, options: { account_id: 'not-an-account' } }))).toMatchObject({
+      error_type: 'INVALID_INPUT',
+      error_code: 'INVALID_ACCOUNT_ID',
+    });
+  });
+
+  it('answers TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION when armed; a restart from the loop\'s start cursor works', async () => {
+    const item = await link(undefined, 730);
+    clock += NOT_READY_MS + HISTORICAL_MS;
+    const first = await plaid.transactionsSync({ access_token: item.access_token, count: 100 });
+    expect(first.data.has_more).toBe(true);
+    const armed = await fetch(`${emulator.url}/_emulator/items/${item.item_id}/mutate-during-pagination`, { method: 'POST' });
+    expect(armed.status).toBe(200);
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 100, cursor: first.data.next_cursor }))).toMatchObject({
+      status: 400,
+      error_type: 'TRANSACTIONS_ERROR',
+      error_code: 'TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION',
+    });
+    // Every cursor of that loop is spent; the start cursor ('' here) is not.
+    expect((await plaidError(plaid.transactionsSync({ access_token: item.access_token, count: 100, cursor: first.data.next_cursor }))).error_code).toBe('TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION');
+    const restarted = await syncAll(item.access_token);
+    expect(restarted.status).toBe('HISTORICAL_UPDATE_COMPLETE');
+    expect(restarted.added.length).toBeGreaterThan(300 - restarted.removed.length);
   });
 
   it('fires a signed SYNC_UPDATES_AVAILABLE webhook after adding, modifying and removing a transaction', async () => {
-    const item = await link(hook.url);
-    clock += NOT_READY_MS;
+    const item = await link(hook.url, 730);
+    clock += NOT_READY_MS + HISTORICAL_MS;
     const first = await syncAll(item.access_token);
+    const pending = first.transactions.filter((t) => t.pending).map((t) => t.transaction_id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
     hook.received.length = 0;
 
     const { data } = await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
@@ -185,15 +273,28 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(await plaidError(plaid.webhookVerificationKeyGet({ key_id: 'unknown' }))).toMatchObject({ error_code: 'INVALID_WEBHOOK_VERIFICATION_KEY_ID' });
 
     const delta = await syncAll(item.access_token, first.cursor);
-    expect(delta.added).toHaveLength(1);
-    expect(first.added).not.toContain(delta.added[0]);
+    // Pending ones post: the pending id removed, a settled one added that points back at it.
+    const posted = delta.transactions.filter((t) => t.pending_transaction_id);
+    expect(posted.map((t) => t.pending_transaction_id).sort()).toEqual([...pending].sort());
+    expect(posted.every((t) => !t.pending && !first.added.includes(t.transaction_id))).toBe(true);
+    const fresh = delta.transactions.filter((t) => !t.pending_transaction_id);
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.pending).toBe(true);
     expect(delta.modified).toHaveLength(1);
     expect(first.added).toContain(delta.modified[0]!.transaction_id);
-    expect(delta.removed).toHaveLength(1);
-    expect(first.added).toContain(delta.removed[0]);
+    expect(delta.removed).toHaveLength(pending.length + 1);
+    expect(delta.removed.filter((id) => !pending.includes(id)).every((id) => first.added.includes(id))).toBe(true);
+
+    // The next update posts the purchase that was pending.
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
+    const next = await syncAll(item.access_token, delta.cursor);
+    expect(next.removed).toContain(fresh[0]!.transaction_id);
+    expect(next.transactions.find((t) => t.pending_transaction_id === fresh[0]!.transaction_id)).toMatchObject({ pending: false, amount: fresh[0]!.amount });
 
     const noHook = await link();
     expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never }))).toMatchObject({
+      status: 400,
+      error_type: 'SANDBOX_ERROR',
       error_code: 'SANDBOX_WEBHOOK_INVALID',
     });
   });
@@ -205,10 +306,40 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(await plaidError(plaid.accountsGet({ access_token: 'access-sandbox-nope' }))).toMatchObject({ error_type: 'INVALID_INPUT', error_code: 'INVALID_ACCESS_TOKEN' });
   });
 
-  it('puts an item into ITEM_LOGIN_REQUIRED on reset_login', async () => {
-    const item = await link();
+  it('puts an item into ITEM_LOGIN_REQUIRED on reset_login: /item/get carries the error, ITEM/ERROR is sent, LOGIN_REPAIRED clears it', async () => {
+    const item = await link(hook.url);
+    hook.received.length = 0;
     await plaid.sandboxItemResetLogin({ access_token: item.access_token });
     expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED' });
+    const broken = (await plaid.itemGet({ access_token: item.access_token })).data.item;
+    expect(broken.error).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED', status: 400, error_message: expect.any(String) });
+    expect(hook.received.map((r) => JSON.parse(r.body))).toEqual([
+      expect.objectContaining({ webhook_type: 'ITEM', webhook_code: 'ERROR', item_id: item.item_id, error: expect.objectContaining({ error_code: 'ITEM_LOGIN_REQUIRED' }) }),
+    ]);
+    expect(JSON.parse(hook.received[0]!.body).error).not.toHaveProperty('request_id');
+
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'LOGIN_REPAIRED' as never });
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toBeNull();
+    const repaired = JSON.parse(hook.received[1]!.body) as Record<string, unknown>;
+    expect(repaired).toEqual({ webhook_type: 'ITEM', webhook_code: 'LOGIN_REPAIRED', item_id: item.item_id, environment: 'sandbox' });
+    expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
+  });
+
+  it('sends PENDING_EXPIRATION and USER_PERMISSION_REVOKED through its test hook, with their effect on the item', async () => {
+    const item = await link(hook.url);
+    hook.received.length = 0;
+    const fire = (webhook_code: string) =>
+      fetch(`${emulator.url}/_emulator/items/${item.item_id}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
+    expect((await fire('PENDING_EXPIRATION')).status).toBe(200);
+    const expiring = JSON.parse(hook.received[0]!.body) as { consent_expiration_time: string };
+    expect(Date.parse(expiring.consent_expiration_time)).toBe(clock + 7 * DAY_MS - (clock % 1000));
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.consent_expiration_time).toBe(expiring.consent_expiration_time);
+    expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
+
+    expect((await fire('USER_PERMISSION_REVOKED')).status).toBe(200);
+    expect(JSON.parse(hook.received[1]!.body)).toMatchObject({ webhook_type: 'ITEM', webhook_code: 'USER_PERMISSION_REVOKED', error: { error_code: 'USER_PERMISSION_REVOKED' } });
+    expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'USER_PERMISSION_REVOKED' });
+    expect((await fire('NOPE')).status).toBe(400);
   });
 
   it('fails the next call as armed, then serves again', async () => {
@@ -221,5 +352,48 @@ describe('plaid emulator through the plaid SDK', () => {
     const args = { client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['transactions' as Products], user: { client_user_id: 'u' } };
     expect(await plaidError(plaid.linkTokenCreate(args))).toMatchObject({ status: 429, error_code: 'RATE_LIMIT_EXCEEDED' });
     expect((await plaid.linkTokenCreate(args)).status).toBe(200);
+  });
+});
+
+describe('plaid emulator webhooks on its own', () => {
+  it('sends SYNC_UPDATES_AVAILABLE at the initial and the historical update once sync was called, retrying a failed delivery', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    let answered = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => {
+        answered += 1;
+        // The first delivery fails: the emulator must try it again.
+        if (answered === 1) return void res.writeHead(503).end();
+        bodies.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const emulator = await startPlaidEmulator({ clientId: CLIENT_ID, secret: SECRET, productNotReadyMs: 150, historicalUpdateMs: 500, webhookRetryDelaysMs: [100] });
+    try {
+      const plaid = sdk(emulator.url);
+      const { data: pub } = await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109508', initial_products: ['transactions' as Products], options: { webhook: url } });
+      const { data: item } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
+      expect((await plaid.transactionsSync({ access_token: item.access_token })).data.transactions_update_status).toBe('NOT_READY');
+      // No call from here on: the emulator acts on its own.
+      const deadline = Date.now() + 3_000;
+      while (bodies.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      const base = { webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: item.item_id, environment: 'sandbox' };
+      expect(bodies).toEqual([
+        { ...base, initial_update_complete: true, historical_update_complete: false },
+        { ...base, initial_update_complete: true, historical_update_complete: true },
+      ]);
+      expect(emulator.deliveries.map((d) => [d.attempt, d.status])).toEqual([
+        [1, 503],
+        [2, 200],
+        [1, 200],
+      ]);
+    } finally {
+      await emulator.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -16,9 +16,20 @@ export interface PlaidItemRecord {
   cursor: string;
   /** true once Plaid has finished the item's first transactions pull. */
   transactions_ready: boolean;
+  /** What Plaid's ITEM webhooks said of the item; null while it is healthy. */
+  health: PlaidItemHealth | null;
 }
 
-export type NewPlaidItem = Omit<PlaidItemRecord, 'cursor' | 'transactions_ready'>;
+/** An item's state as Plaid's ITEM webhooks report it. */
+export interface PlaidItemHealth {
+  /** Plaid's error_code (ITEM_LOGIN_REQUIRED, USER_PERMISSION_REVOKED, ...), or null when only a warning stands. */
+  error_code: string | null;
+  /** From PENDING_EXPIRATION: when the user's consent ends, or null. */
+  consent_expiration_time: string | null;
+  updated_at: string;
+}
+
+export type NewPlaidItem = Omit<PlaidItemRecord, 'cursor' | 'transactions_ready' | 'health'>;
 
 /** One `/transactions/sync` page, reduced to what the store applies. */
 export interface SyncPage {
@@ -71,6 +82,8 @@ export interface PlaidStore {
    */
   applySyncPage(itemId: string, expectedCursor: string, page: SyncPage): Promise<ApplyOutcome>;
   listTransactions(itemIds: string[], filter: TransactionFilter): Promise<TransactionsPage>;
+  /** Stores (or clears, with null) the item's health; false if the item does not exist. */
+  setItemHealth(itemId: string, health: PlaidItemHealth | null): Promise<boolean>;
   ping(): Promise<void>;
 }
 
@@ -106,7 +119,14 @@ if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'transactions_ready', '1') en
 return 'applied'
 `;
 
-type ItemMeta = Omit<PlaidItemRecord, 'cursor' | 'transactions_ready' | 'item_id'>;
+type ItemMeta = Omit<PlaidItemRecord, 'cursor' | 'transactions_ready' | 'item_id' | 'health'>;
+
+// Only on an item that still exists: a webhook racing a removal must not bring back a stub.
+const SET_ITEM_HEALTH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'health') else redis.call('HSET', KEYS[1], 'health', ARGV[1]) end
+return 1
+`;
 
 export class RedisPlaidStore implements PlaidStore {
   constructor(private readonly redis: Redis) {}
@@ -122,6 +142,10 @@ export class RedisPlaidStore implements PlaidStore {
         .exec()
         .then(throwOnMultiError);
     });
+  }
+
+  setItemHealth(itemId: string, health: PlaidItemHealth | null): Promise<boolean> {
+    return guardRedis(async () => (await this.redis.eval(SET_ITEM_HEALTH, 1, keys.plaidItem(itemId), health ? JSON.stringify(health) : '')) === 1);
   }
 
   getItem(itemId: string): Promise<PlaidItemRecord | undefined> {
@@ -229,7 +253,8 @@ export class RedisPlaidStore implements PlaidStore {
 function toRecord(itemId: string, hash: Record<string, string>): PlaidItemRecord | undefined {
   if (!hash.meta) return undefined;
   const meta = JSON.parse(hash.meta) as ItemMeta;
-  return { item_id: itemId, ...meta, cursor: hash.cursor ?? '', transactions_ready: hash.transactions_ready === '1' };
+  const health = hash.health ? (JSON.parse(hash.health) as PlaidItemHealth) : null;
+  return { item_id: itemId, ...meta, cursor: hash.cursor ?? '', transactions_ready: hash.transactions_ready === '1', health };
 }
 
 interface MemoryItem {
@@ -245,7 +270,7 @@ export class MemoryPlaidStore implements PlaidStore {
 
   async addItem(item: NewPlaidItem, accounts: PlaidAccount[]): Promise<void> {
     this.items.set(item.item_id, {
-      record: { ...item, cursor: '', transactions_ready: false },
+      record: { ...item, cursor: '', transactions_ready: false, health: null },
       accounts: clone(accounts),
       transactions: new Map(),
     });
@@ -256,7 +281,14 @@ export class MemoryPlaidStore implements PlaidStore {
 
   async getItem(itemId: string): Promise<PlaidItemRecord | undefined> {
     const item = this.items.get(itemId);
-    return item ? { ...item.record } : undefined;
+    return item ? clone(item.record) : undefined;
+  }
+
+  async setItemHealth(itemId: string, health: PlaidItemHealth | null): Promise<boolean> {
+    const item = this.items.get(itemId);
+    if (!item) return false;
+    item.record.health = health ? clone(health) : null;
+    return true;
   }
 
   async listItems(user: string): Promise<PlaidItemRecord[]> {

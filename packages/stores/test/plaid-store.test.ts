@@ -71,6 +71,20 @@ function suite(name: string, store: PlaidStore) {
       expect(await store.getAccounts(itemId)).toEqual([account(itemId, 'acc-1')]);
     });
 
+    it('keeps an item\'s health until cleared, and never on a removed item', async () => {
+      const { itemId, user } = await newItem(store);
+      expect((await store.getItem(itemId))?.health).toBeNull();
+      const health = { error_code: 'ITEM_LOGIN_REQUIRED', consent_expiration_time: null, updated_at: '2024-01-02T00:00:00.000Z' };
+      expect(await store.setItemHealth(itemId, health)).toBe(true);
+      expect((await store.getItem(itemId))?.health).toEqual(health);
+      expect((await store.listItems(user))[0]?.health).toEqual(health);
+      expect(await store.setItemHealth(itemId, null)).toBe(true);
+      expect((await store.getItem(itemId))?.health).toBeNull();
+      await store.removeItem(itemId);
+      expect(await store.setItemHealth(itemId, health)).toBe(false);
+      expect(await store.getItem(itemId)).toBeUndefined();
+    });
+
     it('applies added, modified and removed, and saves the cursor with its page', async () => {
       const { itemId } = await newItem(store);
       expect(

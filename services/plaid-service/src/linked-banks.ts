@@ -3,10 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountryCode, PlaidApi, Products } from 'plaid';
 import type { HandlerContext } from '@repo/bus';
 import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
-import type { PlaidItemRecord, PlaidStore } from '@repo/stores';
+import type { PlaidItemHealth, PlaidItemRecord, PlaidStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { callPlaid } from './plaid-client.ts';
-import { mapPlaidError } from './plaid-errors.ts';
+import { mapPlaidError, plaidErrorOf } from './plaid-errors.ts';
 import type { TokenCipher } from './token-cipher.ts';
 import { syncTransactions, toAccount, type SyncOutcome } from './transactions-sync.ts';
 import type { WebhookVerifier } from './webhook-verifier.ts';
@@ -18,6 +18,9 @@ type Res<K extends keyof typeof PlaidSubjects> = EndpointResponse<(typeof PlaidS
 const NOT_READY_RETRY_AFTER = 5;
 const SYNC_PAGE_SIZE = 500;
 const TRANSACTION_WEBHOOKS = new Set(['SYNC_UPDATES_AVAILABLE', 'INITIAL_UPDATE', 'HISTORICAL_UPDATE', 'DEFAULT_UPDATE', 'TRANSACTIONS_REMOVED']);
+const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED', 'LOGIN_REPAIRED']);
+
+type WebhookEvent = { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown; consent_expiration_time?: unknown };
 
 export interface LinkedBanksDeps {
   settings: PlaidSettings;
@@ -59,7 +62,8 @@ export class LinkedBanks {
       plaid.sandboxPublicTokenCreate({
         institution_id: institution_id ?? settings.sandboxInstitutionId,
         initial_products: ['transactions' as Products],
-        ...(settings.webhookUrl ? { options: { webhook: settings.webhookUrl } } : {}),
+        // As a Link token asks (transactions.days_requested), or Plaid pulls 90 days only.
+        options: { transactions: { days_requested: settings.transactionsDays }, ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}) },
       }),
     );
     return { public_token: data.public_token };
@@ -180,7 +184,8 @@ export class LinkedBanks {
   }
 
   async removeItem({ user, item_id }: Req<'removeItem'>, ctx: HandlerContext): Promise<Res<'removeItem'>> {
-    const [item] = await this.itemsOf(user, item_id);
+    // An item in error can always be removed.
+    const [item] = await this.itemsOf(user, item_id, { evenInError: true });
     try {
       await callPlaid(() => this.deps.plaid.itemRemove({ access_token: this.accessToken(item!) }));
     } catch (err) {
@@ -209,13 +214,16 @@ export class LinkedBanks {
   }
 
   private async actOnWebhook(body: string, ctx: HandlerContext): Promise<Res<'receiveWebhook'>> {
-    let event: { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown };
+    let event: WebhookEvent;
     try {
-      event = JSON.parse(body) as typeof event;
+      event = JSON.parse(body) as WebhookEvent;
     } catch {
       throw new AppError('INVALID_JSON');
     }
     const log = ctx.log.child({ webhook_type: event.webhook_type, webhook_code: event.webhook_code, item_id: event.item_id });
+    if (event.webhook_type === 'ITEM' && typeof event.webhook_code === 'string' && ITEM_WEBHOOKS.has(event.webhook_code)) {
+      return this.actOnItemWebhook(event, log);
+    }
     if (event.webhook_type !== 'TRANSACTIONS' || typeof event.webhook_code !== 'string' || !TRANSACTION_WEBHOOKS.has(event.webhook_code)) {
       log.info({ error: event.error }, 'webhook received, nothing to do');
       return { received: true, action: 'ignored' };
@@ -231,16 +239,56 @@ export class LinkedBanks {
     return { received: true, action: 'synced' };
   }
 
-  /** Fetches Plaid's changes since the item's stored cursor into the store. */
-  sync(item: PlaidItemRecord): Promise<SyncOutcome> {
+  /**
+   * ITEM webhooks: the item's error (ERROR, USER_PERMISSION_REVOKED) or coming consent expiry
+   * (PENDING_EXPIRATION) is stored so reads tell the user; LOGIN_REPAIRED clears it.
+   */
+  private async actOnItemWebhook(event: WebhookEvent, log: HandlerContext['log']): Promise<Res<'receiveWebhook'>> {
+    const item = typeof event.item_id === 'string' ? await this.deps.store.getItem(event.item_id) : undefined;
+    if (!item) {
+      log.info({}, 'webhook for an unknown item, ignored');
+      return { received: true, action: 'ignored' };
+    }
+    const updatedAt = new Date(this.deps.now()).toISOString();
+    const errorCode = (event.error as { error_code?: unknown } | null | undefined)?.error_code;
+    let health: PlaidItemHealth | null;
+    switch (event.webhook_code) {
+      case 'LOGIN_REPAIRED':
+        health = null;
+        break;
+      case 'PENDING_EXPIRATION':
+        health = {
+          error_code: item.health?.error_code ?? null,
+          consent_expiration_time: typeof event.consent_expiration_time === 'string' ? event.consent_expiration_time : null,
+          updated_at: updatedAt,
+        };
+        break;
+      default:
+        health = {
+          error_code: event.webhook_code === 'USER_PERMISSION_REVOKED' ? 'USER_PERMISSION_REVOKED' : typeof errorCode === 'string' ? errorCode : 'ITEM_ERROR',
+          consent_expiration_time: item.health?.consent_expiration_time ?? null,
+          updated_at: updatedAt,
+        };
+    }
+    await this.deps.store.setItemHealth(item.item_id, health);
+    log.info({ health }, 'webhook: item state updated');
+    return { received: true, action: 'item_updated' };
+  }
+
+  /** Fetches Plaid's changes since the item's stored cursor into the store; an item error Plaid answers is kept on the item. */
+  async sync(item: PlaidItemRecord): Promise<SyncOutcome> {
     const accessToken = this.accessToken(item);
-    return syncTransactions(this.deps.store, item, (cursor) =>
-      this.deps.plaid
-        .transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) })
-        .then((r) => r.data),
-    ).catch((err: unknown) => {
+    try {
+      return await syncTransactions(this.deps.store, item, (cursor) =>
+        this.deps.plaid.transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) }).then((r) => r.data),
+      );
+    } catch (err) {
+      const code = plaidErrorOf(err)?.error_code;
+      if (code === 'ITEM_LOGIN_REQUIRED' || code === 'USER_PERMISSION_REVOKED') {
+        await this.deps.store.setItemHealth(item.item_id, { error_code: code, consent_expiration_time: item.health?.consent_expiration_time ?? null, updated_at: new Date(this.deps.now()).toISOString() });
+      }
       throw mapPlaidError(err);
-    });
+    }
   }
 
   /** A sync whose failure is logged, not thrown: for reads that can do without it. */
@@ -254,11 +302,21 @@ export class LinkedBanks {
     }
   }
 
-  /** The user's items, or the one asked for; another user's item is answered exactly like a missing one. */
-  private async itemsOf(user: string, itemId: string | undefined): Promise<PlaidItemRecord[]> {
-    if (itemId === undefined) return this.deps.store.listItems(user);
+  /**
+   * The user's items, or the one asked for; another user's item is answered exactly like a missing
+   * one. An item in error (ITEM webhooks) is refused with a code that says what the user must do;
+   * of all the user's items, those in error are left out, unless every one is.
+   */
+  private async itemsOf(user: string, itemId: string | undefined, options: { evenInError?: boolean } = {}): Promise<PlaidItemRecord[]> {
+    if (itemId === undefined) {
+      const items = await this.deps.store.listItems(user);
+      const healthy = items.filter((i) => !i.health?.error_code);
+      if (items.length > 0 && healthy.length === 0) throw itemError(items[0]!);
+      return healthy;
+    }
     const item = await this.deps.store.getItem(itemId);
     if (!item || item.user !== user) throw new AppError('PLAID_ITEM_NOT_FOUND');
+    if (item.health?.error_code && !options.evenInError) throw itemError(item);
     return [item];
   }
 
@@ -285,6 +343,16 @@ export class LinkedBanks {
   private clientUserId(user: string): string {
     return createHmac('sha256', this.deps.settings.tokenEncryptionKey).update(`plaid-client-user-id:${user}`).digest('hex').slice(0, 32);
   }
+}
+
+/** What a read of an item in error answers: the code says what the user must do, the message which bank. */
+function itemError(item: PlaidItemRecord): AppError {
+  const bank = item.institution_name ?? 'the bank';
+  const code = item.health?.error_code;
+  if (code === 'USER_PERMISSION_REVOKED') {
+    return new AppError('PLAID_ITEM_ACCESS_REVOKED', `Access to ${bank} (item ${item.item_id}) was revoked by the user at the bank; link it again`);
+  }
+  return new AppError('PLAID_ITEM_LOGIN_REQUIRED', `${bank} (item ${item.item_id}) needs the user to log in again through Plaid Link in update mode (Plaid: ${code ?? 'ITEM_ERROR'})`);
 }
 
 function notReadyError(): AppError {

@@ -44,6 +44,8 @@ export function mapPlaidError(failure: unknown): AppError {
       return new AppError('PLAID_INVALID_PUBLIC_TOKEN', undefined, { cause: err });
     case 'ITEM_LOGIN_REQUIRED':
       return new AppError('PLAID_ITEM_LOGIN_REQUIRED', undefined, { cause: err });
+    case 'USER_PERMISSION_REVOKED':
+      return new AppError('PLAID_ITEM_ACCESS_REVOKED', undefined, { cause: err });
     case 'PRODUCT_NOT_READY':
       return new AppError('PLAID_PRODUCT_NOT_READY', undefined, { cause: err, retryAfter: 5 });
     case 'INVALID_ACCESS_TOKEN':

@@ -44,8 +44,9 @@ const BOB = '+14155552672';
 type System = Awaited<ReturnType<typeof startSystem>>;
 
 /** One whole deployment: emulator, gateway listening on loopback (the emulator POSTs webhooks to it), services. */
-async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis' }) {
-  const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, port: 0 });
+async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis'; historicalUpdateMs?: number }) {
+  // The whole history at once unless a test looks at the initial update on its own.
+  const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, historicalUpdateMs: options.historicalUpdateMs ?? 0, port: 0 });
   // Everything the gateway and the services log, at the most verbose level, to look for secrets in.
   const logLines: string[] = [];
   const logger = pino(loggerOptions('test', 'trace'), { write: (line: string) => void logLines.push(line) });
@@ -263,6 +264,38 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect(modified.length).toBeGreaterThan(0);
   });
 
+  it('marks an item on verified ITEM webhooks and tells its user: login required, repaired, expiring consent, access revoked', async () => {
+    const carol = await sys.login('+14155552673');
+    const carolItem = await sys.link(carol);
+    await whenReady(sys, carol, carolItem);
+    const token = await sys.accessTokenOf(carolItem);
+    const read = () => sys.call(carol, 'GET', `/api/plaid/transactions?item_id=${carolItem}`);
+
+    // reset_login makes Plaid's sandbox send ITEM/ERROR (ITEM_LOGIN_REQUIRED), signed, to our webhook.
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: token })).status).toBe(200);
+    const broken = await read();
+    expect(broken.status, broken.raw).toBe(409);
+    expect(broken.body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    expect(broken.body.message).toMatch(/First Platypus Bank.*log in again.*update mode/);
+    expect((await sys.call(carol, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: token, webhook_code: 'LOGIN_REPAIRED' })).status).toBe(200);
+    expect((await read()).status).toBe(200);
+
+    const hook = (webhook_code: string) =>
+      fetch(`${sys.emulator.url}/_emulator/items/${carolItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
+    expect((await hook('PENDING_EXPIRATION')).status).toBe(200);
+    expect((await sys.store.getItem(carolItem))?.health).toMatchObject({ error_code: null, consent_expiration_time: expect.stringMatching(/^\d{4}-/) });
+    expect((await read()).status).toBe(200);
+
+    expect((await hook('USER_PERMISSION_REVOKED')).status).toBe(200);
+    const revoked = await read();
+    expect(revoked.status).toBe(409);
+    expect(revoked.body).toMatchObject({ code: 'PLAID_ITEM_ACCESS_REVOKED', message: expect.stringContaining('revoked') });
+    // The item can still be removed.
+    expect((await sys.call(carol, 'DELETE', `/api/plaid/items/${carolItem}`)).status).toBe(200);
+  });
+
   it('refuses an unsigned or forged webhook with 401 WEBHOOK_VERIFICATION_FAILED', async () => {
     const body = JSON.stringify({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: itemId });
     const unsigned = await sys.gateway.inject({ method: 'POST', url: '/api/plaid/webhook', headers: { 'content-type': 'application/json' }, payload: body });
@@ -375,5 +408,36 @@ describe('when Plaid is slow or gone', () => {
     expect(res.body.code).toBe('PLAID_UNAVAILABLE');
     expect(res.headers['retry-after']).toBeDefined();
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('plaid: the first pull in two steps, the rest by the emulator\'s own webhook', () => {
+  let sys: System;
+  let dave: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 300, historicalUpdateMs: 700, signupWaitMs: 5_000 });
+    dave = await sys.login('+14155552674');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+
+  it('signup answers at INITIAL_UPDATE_COMPLETE with the last 30 days; SYNC_UPDATES_AVAILABLE brings the history without a read syncing it', async () => {
+    const pub = await sys.call(dave, 'POST', '/api/plaid/sandbox/public-token');
+    const signup = await sys.call(dave, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+    expect(signup.status, signup.raw).toBe(200);
+    expect(signup.body.transactions_status).toBe('ready');
+    expect(signup.body.total_transactions).toBeGreaterThan(0);
+    expect(signup.body.total_transactions).toBeLessThan(50);
+    // With a webhook URL, reads of a ready item only read the store: the rest must come by webhook.
+    let total = 0;
+    for (let i = 0; i < 50 && total < 300; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      total = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total;
+    }
+    expect(total).toBe(300);
+    const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
+    expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);
   });
 });

@@ -85,7 +85,7 @@ await describeEachMode('bank linking end to end', (mode) => {
     for (const account of mine.body.accounts) {
       expect(account).toMatchObject({ item_id: itemId, account_id: expect.any(String), type: expect.any(String), balances: { current: expect.any(Number), iso_currency_code: 'USD' } });
     }
-    expect((await plaid('GET', '/accounts', bob)).body).toEqual({ accounts: [] });
+    expect((await plaid('GET', '/accounts', bob)).body).toEqual({ accounts: [], items_needing_attention: [] });
   });
 
   it('pages transactions newest first and filters them by date and account', async () => {
@@ -197,7 +197,7 @@ await describeEachMode('bank linking end to end', (mode) => {
     const removed = await plaid('DELETE', `/items/${itemId}`, alice);
     expect(removed.status).toBe(200);
     expect(removed.body).toEqual({ item_id: itemId, removed: true });
-    expect((await plaid('GET', '/accounts', alice)).body).toEqual({ accounts: [] });
+    expect((await plaid('GET', '/accounts', alice)).body).toEqual({ accounts: [], items_needing_attention: [] });
     expect((await plaid('GET', '/transactions', alice)).body).toMatchObject({ transactions: [], total: 0 });
     expect((await plaid('DELETE', `/items/${itemId}`, alice)).status).toBe(404);
     // Gone at Plaid too: the emulator no longer knows the item.

@@ -66,6 +66,24 @@ export const PlaidTransaction = Type.Object(
 );
 export type PlaidTransaction = Static<typeof PlaidTransaction>;
 
+export const ItemAttention = Type.Object(
+  {
+    item_id: Type.String(),
+    institution_name: Nullable(Type.String()),
+    reason: Type.Union([Type.Literal('login_required'), Type.Literal('access_revoked'), Type.Literal('consent_expiring')], {
+      description: 'login_required: open Plaid Link in update mode; access_revoked: link the bank again; consent_expiring: renew through Link before consent_expiration_time',
+    }),
+    message: Type.String(),
+    consent_expiration_time: Nullable(Type.String({ description: 'ISO 8601, from Plaid PENDING_EXPIRATION' })),
+  },
+  { $id: 'PlaidItemAttention' },
+);
+export type ItemAttention = Static<typeof ItemAttention>;
+
+const ItemsNeedingAttention = Type.Array(ItemAttention, {
+  description: "the user's linked banks that need the user to act; those in error are left out of this answer's data",
+});
+
 export const TransactionsStatus = Type.Union([Type.Literal('ready'), Type.Literal('not_ready')], {
   description: "not_ready: Plaid is still pulling this item's first transactions; retry after `retry_after` seconds",
 });
@@ -94,7 +112,7 @@ export const AccountsQuery = Type.Object(
   { item_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
   { additionalProperties: false },
 );
-export const AccountsReply = Type.Object({ accounts: Type.Array(PlaidAccount) });
+export const AccountsReply = Type.Object({ accounts: Type.Array(PlaidAccount), items_needing_attention: ItemsNeedingAttention });
 
 export const TRANSACTIONS_MAX_COUNT = 500;
 
@@ -117,6 +135,7 @@ export const TransactionsReply = Type.Object({
   total: Type.Integer({ minimum: 0, description: 'how many transactions match the filters, over all pages' }),
   next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
   not_ready_item_ids: Type.Array(Type.String(), { description: "items whose first transactions Plaid is still pulling; they are missing from this answer" }),
+  items_needing_attention: ItemsNeedingAttention,
 });
 
 export const SignupReply = Type.Object({
@@ -148,6 +167,7 @@ const TransactionsPage = Type.Object({
   total: Type.Integer({ minimum: 0 }),
   next_cursor: Nullable(Type.String()),
   not_ready_item_ids: Type.Array(Type.String()),
+  items_needing_attention: ItemsNeedingAttention,
 });
 
 export const PlaidSubjects = {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountryCode, PlaidApi, Products } from 'plaid';
 import type { HandlerContext } from '@repo/bus';
-import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
+import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type ItemAttention, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
 import type { PlaidItemHealth, PlaidItemRecord, PlaidStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { callPlaid } from './plaid-client.ts';
@@ -99,10 +99,10 @@ export class LinkedBanks {
   }
 
   async listAccounts({ user, item_id }: Req<'listAccounts'>, ctx: HandlerContext): Promise<Res<'listAccounts'>> {
-    const items = await this.itemsOf(user, item_id);
+    const { items, attention } = await this.readableItemsOf(user, item_id);
     const accounts: PlaidAccount[] = [];
     for (const item of items) accounts.push(...(await this.accountsOf(item, ctx)));
-    return { accounts };
+    return { accounts, items_needing_attention: attention };
   }
 
   async listTransactions(request: Req<'listTransactions'>, ctx: HandlerContext): Promise<Res<'listTransactions'>> {
@@ -113,7 +113,7 @@ export class LinkedBanks {
     if (request.start_date && request.end_date && request.start_date > request.end_date) {
       throw new AppError('VALIDATION_ERROR', 'start_date must not be after end_date');
     }
-    const items = await this.itemsOf(request.user, request.item_id);
+    const { items, attention } = await this.readableItemsOf(request.user, request.item_id);
     const notReady: string[] = [];
     // With webhooks, a ready item is kept current by them; without, every read asks for the delta.
     const syncOnRead = !this.deps.settings.webhookUrl;
@@ -138,6 +138,7 @@ export class LinkedBanks {
       total: page.total,
       next_cursor: next < page.total && page.transactions.length > 0 ? encodePageCursor(next) : null,
       not_ready_item_ids: notReady,
+      items_needing_attention: attention,
     };
   }
 
@@ -302,6 +303,13 @@ export class LinkedBanks {
     }
   }
 
+  /** The items a read covers, and what the user must do about the user's others (see itemsOf). */
+  private async readableItemsOf(user: string, itemId: string | undefined): Promise<{ items: PlaidItemRecord[]; attention: ItemAttention[] }> {
+    const items = await this.itemsOf(user, itemId);
+    const all = itemId === undefined ? await this.deps.store.listItems(user) : items;
+    return { items, attention: all.flatMap((item) => attentionOf(item, this.deps.now())) };
+  }
+
   /**
    * The user's items, or the one asked for; another user's item is answered exactly like a missing
    * one. An item in error (ITEM webhooks) is refused with a code that says what the user must do;
@@ -343,6 +351,22 @@ export class LinkedBanks {
   private clientUserId(user: string): string {
     return createHmac('sha256', this.deps.settings.tokenEncryptionKey).update(`plaid-client-user-id:${user}`).digest('hex').slice(0, 32);
   }
+}
+
+/** What the user must do about an item: nothing, log in again, link it again, or renew consent. */
+function attentionOf(item: PlaidItemRecord, now: number): ItemAttention[] {
+  const health = item.health;
+  if (!health) return [];
+  const base = { item_id: item.item_id, institution_name: item.institution_name, consent_expiration_time: health.consent_expiration_time };
+  if (health.error_code) {
+    const reason = health.error_code === 'USER_PERMISSION_REVOKED' ? 'access_revoked' : 'login_required';
+    return [{ ...base, reason, message: itemError(item).message }];
+  }
+  if (health.consent_expiration_time && Date.parse(health.consent_expiration_time) > now) {
+    const bank = item.institution_name ?? 'the bank';
+    return [{ ...base, reason: 'consent_expiring', message: `The user's consent for ${bank} (item ${item.item_id}) ends at ${health.consent_expiration_time}; renew it through Plaid Link in update mode` }];
+  }
+  return [];
 }
 
 /** What a read of an item in error answers: the code says what the user must do, the message which bank. */

@@ -183,7 +183,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect(res.status, res.raw).toBe(200);
     expect(res.body.accounts.length).toBeGreaterThan(0);
     for (const a of res.body.accounts) expect(a).toMatchObject({ item_id: itemId, account_id: expect.any(String), balances: expect.any(Object) });
-    expect((await sys.call(bob, 'GET', '/api/plaid/accounts')).body).toEqual({ accounts: [] });
+    expect((await sys.call(bob, 'GET', '/api/plaid/accounts')).body).toEqual({ accounts: [], items_needing_attention: [] });
   });
 
   it('answers PLAID_PRODUCT_NOT_READY with Retry-After right after a link, then the transactions', async () => {
@@ -286,12 +286,22 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
       fetch(`${sys.emulator.url}/_emulator/items/${carolItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
     expect((await hook('PENDING_EXPIRATION')).status).toBe(200);
     expect((await sys.store.getItem(carolItem))?.health).toMatchObject({ error_code: null, consent_expiration_time: expect.stringMatching(/^\d{4}-/) });
-    expect((await read()).status).toBe(200);
+    const expiring = await read();
+    expect(expiring.status).toBe(200);
+    expect(expiring.body.items_needing_attention).toEqual([
+      { item_id: carolItem, institution_name: 'First Platypus Bank', reason: 'consent_expiring', consent_expiration_time: expect.stringMatching(/^\d{4}-/), message: expect.stringMatching(/consent.*renew/) },
+    ]);
 
+    // A second bank: reading all of carol's banks still works when one is in error, and says which.
+    const otherItem = await sys.link(carol);
     expect((await hook('USER_PERMISSION_REVOKED')).status).toBe(200);
     const revoked = await read();
     expect(revoked.status).toBe(409);
     expect(revoked.body).toMatchObject({ code: 'PLAID_ITEM_ACCESS_REVOKED', message: expect.stringContaining('revoked') });
+    const all = await sys.call(carol, 'GET', '/api/plaid/accounts');
+    expect(all.status, all.raw).toBe(200);
+    expect(all.body.accounts.every((a: { item_id: string }) => a.item_id === otherItem)).toBe(true);
+    expect(all.body.items_needing_attention).toEqual([expect.objectContaining({ item_id: carolItem, reason: 'access_revoked' })]);
     // The item can still be removed.
     expect((await sys.call(carol, 'DELETE', `/api/plaid/items/${carolItem}`)).status).toBe(200);
   });

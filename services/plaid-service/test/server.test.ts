@@ -55,7 +55,7 @@ describe('plaid-service as its own process', () => {
           return undefined;
         });
       }
-      expect(listed).toEqual({ transactions: [], total: 0, next_cursor: null, not_ready_item_ids: [] });
+      expect(listed).toEqual({ transactions: [], total: 0, next_cursor: null, not_ready_item_ids: [], items_needing_attention: [] });
       await expect(bus.request(PlaidSubjects.createLinkToken, { user })).rejects.toMatchObject({ code: 'PLAID_UNAVAILABLE', statusCode: 503 });
     } finally {
       await bus.close();

@@ -19,14 +19,10 @@ import {
   normalizePhoneNumber,
 } from '@repo/contracts';
 import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
+import { bearerToken } from '../../plugins/app/authenticate.ts';
 
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
-
-function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
-}
 
 /** One counter per phone, however it was typed: its E.164 form (the handler rejects invalid ones). */
 function phoneKey(input: unknown): string {
@@ -38,9 +34,45 @@ function phoneKey(input: unknown): string {
   }
 }
 
+const opts = (request: { id: string }) => ({ requestId: request.id });
+
+/** The routes of a logged-in session: each needs an access token (one onRequest hook for all). */
+const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate);
+
+  app.get(
+    '/protected',
+    {
+      schema: { tags: ['auth'], summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...errors } },
+    },
+    async (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
+  );
+
+  app.delete(
+    '/logout',
+    {
+      schema: { tags: ['auth'], summary: 'Revoke this session (its access and refresh tokens)', security: bearer, response: { 200: LogoutReply, ...errors } },
+    },
+    async (request) => {
+      await app.bus.request(TokenSubjects.revokeSession, { sub: request.user.sub, sid: request.user.sid }, opts(request));
+      return { message: 'Successfully logged out' as const };
+    },
+  );
+
+  app.delete(
+    '/logout-all',
+    {
+      schema: { tags: ['auth'], summary: 'Revoke every session of this phone number', security: bearer, response: { 200: LogoutAllReply, ...errors } },
+    },
+    async (request) => {
+      await app.bus.request(TokenSubjects.revokeSubject, { sub: request.user.sub }, opts(request));
+      return { message: logoutAllMessage(request.user.sub) };
+    },
+  );
+};
+
 /** The phone-login API. Shapes are a public contract (DESIGN.md); see the README for examples. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const opts = (request: { id: string }) => ({ requestId: request.id });
 
   app.post(
     '/send-verification',
@@ -103,15 +135,6 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get(
-    '/protected',
-    {
-      onRequest: app.authenticate,
-      schema: { tags: ['auth'], summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...errors } },
-    },
-    async (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
-  );
-
   app.post(
     '/refresh',
     {
@@ -136,29 +159,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.delete(
-    '/logout',
-    {
-      onRequest: app.authenticate,
-      schema: { tags: ['auth'], summary: 'Revoke this session (its access and refresh tokens)', security: bearer, response: { 200: LogoutReply, ...errors } },
-    },
-    async (request) => {
-      await app.bus.request(TokenSubjects.revokeSession, { sub: request.user.sub, sid: request.user.sid }, opts(request));
-      return { message: 'Successfully logged out' as const };
-    },
-  );
-
-  app.delete(
-    '/logout-all',
-    {
-      onRequest: app.authenticate,
-      schema: { tags: ['auth'], summary: 'Revoke every session of this phone number', security: bearer, response: { 200: LogoutAllReply, ...errors } },
-    },
-    async (request) => {
-      await app.bus.request(TokenSubjects.revokeSubject, { sub: request.user.sub }, opts(request));
-      return { message: logoutAllMessage(request.user.sub) };
-    },
-  );
+  await app.register(sessionRoutes);
 };
 
 export default authRoutes;

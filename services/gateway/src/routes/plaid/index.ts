@@ -25,7 +25,9 @@ const tags = ['plaid'];
  * Bank linking through Plaid. Every route but the webhook acts for the token's phone number only;
  * plaid-service keeps the Plaid access tokens, so none of these answers can carry one.
  */
-const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** The client's routes: each needs an access token (one onRequest hook for all) and acts for its phone number. */
+const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate);
   // Every route gets the configured budget (BUS_TIMEOUT_MS), not more: linking waits for Plaid, and a
   // client must still get an answer in that time. Reads may be sent twice: a first attempt of half
   // the budget, then one more with what is left, so a replica that died costs half, not all.
@@ -36,7 +38,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/link-token',
     {
-      onRequest: app.authenticate,
       schema: { tags, summary: 'Create a Plaid Link token to open Link with', security: bearer, response: { 200: LinkTokenReply, ...errors } },
     },
     async (request) => app.bus.request(PlaidSubjects.createLinkToken, { user: request.user.sub }, opts(request)),
@@ -45,7 +46,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/exchange-public-token',
     {
-      onRequest: app.authenticate,
       schema: {
         tags,
         summary: "Link a bank: trade Link's public token for a stored item (the access token stays server-side)",
@@ -61,7 +61,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/accounts',
     {
-      onRequest: app.authenticate,
       schema: { tags, summary: 'Accounts of all linked banks (or of one item)', security: bearer, querystring: AccountsQuery, response: { 200: AccountsReply, ...errors } },
     },
     async (request) =>
@@ -71,7 +70,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/transactions',
     {
-      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Synced transactions, newest first; filter by dates, item or account; page with count+offset or cursor',
@@ -103,7 +101,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/signup',
     {
-      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Link a bank and read its accounts and first transactions in one call',
@@ -131,7 +128,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/items/:item_id',
     {
-      onRequest: app.authenticate,
       schema: { tags, summary: 'Unlink a bank (Plaid /item/remove) and delete its stored data', security: bearer, params: ItemParams, response: { 200: RemoveItemReply, ...errors } },
     },
     async (request) =>
@@ -141,7 +137,6 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/sandbox/public-token',
     {
-      onRequest: app.authenticate,
       // Usually sent without a body.
       preValidation: async (request) => {
         request.body ??= {};
@@ -162,6 +157,11 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ),
   );
 
+};
+
+/** Plaid's webhook: no token, verified by its Plaid-Verification JWT in plaid-service. */
+const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: app.gatewaySettings.BUS_TIMEOUT_MS });
   // Plaid signs a hash of the exact bytes it sent, so this route keeps its body as a string.
   await app.register(async (webhook) => {
     webhook.removeAllContentTypeParsers();
@@ -186,6 +186,11 @@ const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     );
   });
+};
+
+const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  await app.register(bankRoutes);
+  await app.register(webhookRoutes);
 };
 
 export default plaidRoutes;

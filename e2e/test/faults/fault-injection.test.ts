@@ -4,9 +4,8 @@
 // fails on the thresholds: no request lost to SIGTERM, every request answered within the budget
 // after kill -9, 503 within 2 s while NATS is down, recovery within 10 s.
 import { generateKeyPairSync } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/ports.ts';
+import { accepts, freePort } from '../support/ports.ts';
 import { ConfiguredNatsServer } from '../support/nats-server.ts';
 import { LoginLoad, loginOnce, summarise, timedCall, type Outcome } from './load.ts';
 import { Proc } from './processes.ts';
@@ -14,17 +13,6 @@ import { Proc } from './processes.ts';
 const BUDGET_MS = 3_000;
 const CONCURRENCY = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 interface Row {
   scenario: string;

@@ -1,21 +1,4 @@
-import { createServer } from 'node:net';
-
-/**
- * A port for a child process to listen on. Picked below Linux's ephemeral range (32768-60999), so
- * an outgoing connection of another process cannot take it between this check and the child's
- * listen, and at random, so two test runs at once are unlikely to pick the same one.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
+export { accepts, freePort } from '@repo/test-support';
 
 export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,13 +10,13 @@ import { nkeys } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineEndpoint } from '@repo/contracts';
 import { handle, NatsBus, type BusLogger } from '../src/index.ts';
-import { PrivateNatsServer } from './support/nats-server.ts';
+import { NatsServerProcess } from '@repo/test-support';
 
 const silent: BusLogger = { info() {}, warn() {}, error() {}, child: () => silent };
 const echo = defineEndpoint(`auth${randomUUID().slice(0, 8)}.echo.call`, Type.Object({ n: Type.Integer() }), Type.Object({ n: Type.Integer() }));
 const dir = mkdtempSync(join(tmpdir(), 'bus-nats-auth-'));
 const buses: NatsBus[] = [];
-const servers: PrivateNatsServer[] = [];
+const servers: NatsServerProcess[] = [];
 
 function bus(options: Omit<ConstructorParameters<typeof NatsBus>[0], 'log' | 'name'>): NatsBus {
   const b = new NatsBus({ name: `auth-test-${buses.length}`, log: silent, ...options });
@@ -24,10 +24,10 @@ function bus(options: Omit<ConstructorParameters<typeof NatsBus>[0], 'log' | 'na
   return b;
 }
 
-async function server(config: string): Promise<PrivateNatsServer> {
+async function server(config: string): Promise<NatsServerProcess> {
   const file = join(dir, `${randomUUID()}.conf`);
   writeFileSync(file, config);
-  const s = await PrivateNatsServer.create(['-c', file]);
+  const s = await NatsServerProcess.onFreePort(['-c', file]);
   servers.push(s);
   await s.start();
   return s;
@@ -65,7 +65,7 @@ describe('NatsBus credentials', () => {
 
 describe('NatsBus over TLS', () => {
   let caFile = '';
-  let tlsServer: PrivateNatsServer;
+  let tlsServer: NatsServerProcess;
 
   beforeAll(async () => {
     const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, defineEndpoint } from '@repo/contracts';
 import { handle, NatsBus, type BusLogger } from '../src/index.ts';
-import { PrivateNatsServer } from './support/nats-server.ts';
+import { NatsServerProcess } from '@repo/test-support';
 
 const silent: BusLogger = { info() {}, warn() {}, error() {}, child: () => silent };
 const echo = defineEndpoint(`outage${randomUUID().slice(0, 8)}.echo.call`, Type.Object({ n: Type.Integer() }), Type.Object({ n: Type.Integer() }));
@@ -25,12 +25,12 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 }
 
 describe('NatsBus when NATS is not there', () => {
-  let nats: PrivateNatsServer;
+  let nats: NatsServerProcess;
   let server: NatsBus;
   let client: NatsBus;
 
   beforeAll(async () => {
-    nats = await PrivateNatsServer.create();
+    nats = await NatsServerProcess.onFreePort();
     // Both start before NATS does: neither may throw, and the service must serve once it comes.
     server = new NatsBus({ url: nats.url, name: 'outage-server', log: silent });
     client = new NatsBus({ url: nats.url, name: 'outage-client', log: silent });
@@ -60,7 +60,7 @@ describe('NatsBus when NATS is not there', () => {
   });
 
   it('answers 503 at once while NATS is stopped, and recovers when it is back', async () => {
-    await nats.stop();
+    await nats.stop('SIGKILL');
     await eventually(async () => !client.isConnected, 'the client to notice the disconnect');
     const { ms, result } = await timed(client.request(echo, { n: 1 }, { idempotent: true }));
     expect(result).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfter: 1 });

@@ -21,10 +21,6 @@ const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
 const tags = ['plaid'];
 
-/**
- * Bank linking through Plaid. Every route but the webhook acts for the token's phone number only;
- * plaid-service keeps the Plaid access tokens, so none of these answers can carry one.
- */
 /** The client's routes: each needs an access token (one onRequest hook for all) and acts for its phone number. */
 const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
@@ -188,6 +184,10 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 };
 
+/**
+ * Bank linking through Plaid. Every route but the webhook acts for the token's phone number only;
+ * plaid-service keeps the Plaid access tokens, so none of these answers can carry one.
+ */
 const plaidRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(bankRoutes);
   await app.register(webhookRoutes);

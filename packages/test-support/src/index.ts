@@ -1,0 +1,2 @@
+export { accepts, freePort } from './ports.ts';
+export { NATS_SERVER_BIN, NatsServerProcess } from './nats-server.ts';

@@ -18,6 +18,8 @@ const LOGINS = 100;
 const LOGIN_CONCURRENCY = 4;
 const BUS_ROUND_TRIPS = 2_000;
 const here = fileURLToPath(new URL('.', import.meta.url));
+// BENCH_PROFILE=<dir>: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
+if (process.env.BENCH_PROFILE) process.env.E2E_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}`;
 
 function requireWrk(): void {
   try {

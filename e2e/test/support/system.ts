@@ -116,7 +116,9 @@ class ServiceProcess {
 
   async start(): Promise<void> {
     this.output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    // E2E_NODE_ARGS adds node flags to every service (e.g. --cpu-prof for a profile of a bench run).
+    const nodeArgs = process.env.E2E_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
       cwd: `${repoRoot}${this.dir}`,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 export * from './session-store.ts';
-export { RedisSessionStore } from './redis-session-store.ts';
+export { RedisSessionStore, sessionEventsChannel, type SessionState } from './redis-session-store.ts';
+export { RedisSessionMirror, type SessionMirrorOptions, type SessionMirrorState } from './redis-session-mirror.ts';
 export { MemorySessionStore } from './memory-session-store.ts';
 export * from './verification-log.ts';
 export * from './verification-limits.ts';

@@ -5,6 +5,8 @@ export const keys = {
   subjectSessions: (sub: string) => `subject-sessions:${sub}`,
   refreshSuccessor: (sid: string) => `refresh-successor:${sid}`,
   revokedBefore: (sub: string) => `revoked-before:${sub}`,
+  // Set once, never expires: gone means Redis lost its data (see RedisSessionMirror).
+  sessionsEpoch: 'sessions:epoch',
   verificationSent: (phone: string) => `verification-sent:${phone}`,
   verificationApproved: (phone: string, codeHash: string) => `verification-approved:${phone}:${codeHash}`,
   verificationApprovalClaim: (phone: string, codeHash: string) => `verification-approval-claim:${phone}:${codeHash}`,

@@ -26,6 +26,8 @@ export class MemorySessionStore implements SessionStore {
   async createSession(session: NewSession, ttlSeconds: number): Promise<void> {
     this.sessions.set(session.sid, { sub: session.sub, jti: session.refreshJti, created: this.clockUs() }, ttlSeconds);
     const sids = this.bySubject.get(session.sub) ?? new Set<string>();
+    // Pruned at every login, as in Redis: expired sessions leave the subject's set.
+    for (const sid of sids) if (!this.sessions.get(sid)) sids.delete(sid);
     sids.add(session.sid);
     this.bySubject.set(session.sub, sids);
   }
@@ -48,7 +50,9 @@ export class MemorySessionStore implements SessionStore {
   async revokeSession(sid: string, sub: string): Promise<void> {
     this.sessions.delete(sid);
     this.successors.delete(sid);
-    this.bySubject.get(sub)?.delete(sid);
+    const sids = this.bySubject.get(sub);
+    sids?.delete(sid);
+    if (sids?.size === 0) this.bySubject.delete(sub);
   }
 
   async revokeSubject(sub: string, ttlSeconds: number): Promise<number> {

@@ -2,11 +2,14 @@ import type { Redis } from 'ioredis';
 import type { TokenPair } from '@repo/contracts';
 import { keys } from './keys.ts';
 import { guardRedis, throwOnMultiError } from './redis-errors.ts';
+import { defineScript, type RedisScript } from './redis-script.ts';
 import type { NewSession, RotateResult, SessionStore } from './session-store.ts';
 
-// Redis TIME in microseconds, as a 16-digit string (Lua numbers would print in exponent form).
+// Redis TIME in microseconds, as a 16-digit string (Lua numbers would print in exponent form),
+// and in milliseconds as a number (the scores of the subject's session set).
 const NOW_US = `local t = redis.call('TIME')
-local now = t[1] .. string.format('%06d', tonumber(t[2]))`;
+local now = t[1] .. string.format('%06d', tonumber(t[2]))
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // A session counts only if it exists, is the subject's, and was created after its revoked-before.
 const LIVE = `local function live(s, revokedBefore, sub)
@@ -15,27 +18,35 @@ const LIVE = `local function live(s, revokedBefore, sub)
   return true
 end`;
 
+// The subject's sessions are a sorted set scored by expiry, pruned of expired ones at every login,
+// so it lists only sessions that may still be live and cannot grow without bound.
 const CREATE_SCRIPT = `${NOW_US}
 redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'created', now, 'jti', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
+redis.call('ZADD', KEYS[2], nowMs + tonumber(ARGV[3]) * 1000, ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3], 'GT')
 redis.call('EXPIRE', KEYS[2], ARGV[3], 'NX')
 return 1`;
 
-const IS_ACTIVE_SCRIPT = `${LIVE}
+// The session's remaining lifetime in ms if it is live, else 0 (callers may cache a live answer that long).
+const SESSION_STATE_SCRIPT = `${LIVE}
 local s = redis.call('HMGET', KEYS[1], 'sub', 'created')
-if live(s, redis.call('GET', KEYS[2]), ARGV[1]) then return 1 end
-return 0`;
+if not live(s, redis.call('GET', KEYS[2]), ARGV[1]) then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then return 1 end
+return ttl`;
 
 // KEYS: session, successor, revoked-before, subject's session set.
-// ARGV: sub, presented jti, next jti, next pair (JSON), ttl s, reuse interval ms, sid.
-const ROTATE_SCRIPT = `${LIVE}
+// ARGV: sub, presented jti, next jti, next pair (JSON), ttl s, reuse interval ms, sid, events channel.
+const ROTATE_SCRIPT = `${NOW_US}
+${LIVE}
 local s = redis.call('HMGET', KEYS[1], 'sub', 'created', 'jti')
 if not live(s, redis.call('GET', KEYS[3]), ARGV[1]) then return {'missing'} end
 if s[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'jti', ARGV[3])
   redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('ZADD', KEYS[4], 'XX', nowMs + tonumber(ARGV[5]) * 1000, ARGV[7])
   redis.call('EXPIRE', KEYS[4], ARGV[5], 'GT')
   if tonumber(ARGV[6]) > 0 then
     redis.call('SET', KEYS[2], ARGV[2] .. '\\n' .. ARGV[4], 'PX', ARGV[6])
@@ -50,11 +61,12 @@ if successor then
   if sep and string.sub(successor, 1, sep - 1) == ARGV[2] then return {'replayed', string.sub(successor, sep + 1)} end
 end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SREM', KEYS[4], ARGV[7])
+redis.call('ZREM', KEYS[4], ARGV[7])
+redis.call('PUBLISH', ARGV[8], 's:' .. ARGV[7])
 return {'reused'}`;
 
 // KEYS: revoked-before, subject's session set, then each listed session and its successor.
-// ARGV: ttl s, then the listed sids.
+// ARGV: ttl s, events channel, sub, then the listed sids.
 const REVOKE_SUBJECT_SCRIPT = `${NOW_US}
 redis.call('SET', KEYS[1], now, 'EX', ARGV[1])
 local ended = 0
@@ -62,23 +74,46 @@ for i = 3, #KEYS, 2 do
   ended = ended + redis.call('DEL', KEYS[i])
   redis.call('DEL', KEYS[i + 1])
 end
-for i = 2, #ARGV do redis.call('SREM', KEYS[2], ARGV[i]) end
+for i = 4, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+redis.call('PUBLISH', ARGV[2], 'u:' .. ARGV[3])
 return ended`;
 
+/** What the session check learned: live (and for how long at most), or not. */
+export interface SessionState {
+  active: boolean;
+  /** Remaining lifetime of a live session, in ms. */
+  ttlMs: number;
+}
+
+/** The channel on which session ends are announced (see RedisSessionMirror), in the client's namespace. */
+export function sessionEventsChannel(redis: Redis): string {
+  return `${redis.options.keyPrefix ?? ''}sessions:events`;
+}
+
 export class RedisSessionStore implements SessionStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly channel: string;
+  private readonly create: RedisScript;
+  private readonly rotate: RedisScript;
+  private readonly revokeAll: RedisScript;
+  private readonly state: RedisScript;
+
+  constructor(private readonly redis: Redis) {
+    this.channel = sessionEventsChannel(redis);
+    this.create = defineScript(redis, 'sessionCreate', 2, CREATE_SCRIPT);
+    this.rotate = defineScript(redis, 'sessionRotate', 4, ROTATE_SCRIPT);
+    this.revokeAll = defineScript(redis, 'sessionRevokeSubject', undefined, REVOKE_SUBJECT_SCRIPT);
+    this.state = defineScript(redis, 'sessionState', 2, SESSION_STATE_SCRIPT);
+  }
 
   createSession(session: NewSession, ttlSeconds: number): Promise<void> {
     return guardRedis(async () => {
-      await this.redis.eval(CREATE_SCRIPT, 2, keys.session(session.sid), keys.subjectSessions(session.sub), session.sub, session.refreshJti, ttlSeconds, session.sid);
+      await this.create(keys.session(session.sid), keys.subjectSessions(session.sub), session.sub, session.refreshJti, ttlSeconds, session.sid);
     });
   }
 
   rotateRefresh(presented: NewSession, next: { jti: string; pair: TokenPair }, ttlSeconds: number, reuseIntervalSeconds: number): Promise<RotateResult> {
     return guardRedis(async () => {
-      const [outcome, pair] = (await this.redis.eval(
-        ROTATE_SCRIPT,
-        4,
+      const [outcome, pair] = (await this.rotate(
         keys.session(presented.sid),
         keys.refreshSuccessor(presented.sid),
         keys.revokedBefore(presented.sub),
@@ -90,6 +125,7 @@ export class RedisSessionStore implements SessionStore {
         ttlSeconds,
         Math.round(reuseIntervalSeconds * 1000),
         presented.sid,
+        this.channel,
       )) as [RotateResult['outcome'], string | undefined];
       if (outcome === 'replayed') return { outcome, pair: JSON.parse(pair!) as TokenPair };
       return { outcome };
@@ -101,7 +137,8 @@ export class RedisSessionStore implements SessionStore {
       await this.redis
         .multi()
         .del(keys.session(sid), keys.refreshSuccessor(sid))
-        .srem(keys.subjectSessions(sub), sid)
+        .zrem(keys.subjectSessions(sub), sid)
+        .publish(this.channel, `s:${sid}`)
         .exec()
         .then(throwOnMultiError);
     });
@@ -109,23 +146,23 @@ export class RedisSessionStore implements SessionStore {
 
   revokeSubject(sub: string, ttlSeconds: number): Promise<number> {
     return guardRedis(async () => {
-      const sids = await this.redis.smembers(keys.subjectSessions(sub));
+      const sids = await this.redis.zrange(keys.subjectSessions(sub), 0, -1);
       const sessionKeys = sids.flatMap((sid) => [keys.session(sid), keys.refreshSuccessor(sid)]);
-      const ended = await this.redis.eval(
-        REVOKE_SUBJECT_SCRIPT,
-        2 + sessionKeys.length,
-        keys.revokedBefore(sub),
-        keys.subjectSessions(sub),
-        ...sessionKeys,
-        ttlSeconds,
-        ...sids,
-      );
+      const ended = await this.revokeAll(2 + sessionKeys.length, keys.revokedBefore(sub), keys.subjectSessions(sub), ...sessionKeys, ttlSeconds, this.channel, sub, ...sids);
       return Number(ended);
     });
   }
 
-  isSessionActive(sid: string, sub: string): Promise<boolean> {
-    return guardRedis(async () => (await this.redis.eval(IS_ACTIVE_SCRIPT, 2, keys.session(sid), keys.revokedBefore(sub), sub)) === 1);
+  async isSessionActive(sid: string, sub: string): Promise<boolean> {
+    return (await this.sessionState(sid, sub)).active;
+  }
+
+  /** The session check, with how long a live answer stays true at most (the session's TTL). */
+  sessionState(sid: string, sub: string): Promise<SessionState> {
+    return guardRedis(async () => {
+      const ttlMs = Number(await this.state(keys.session(sid), keys.revokedBefore(sub), sub));
+      return { active: ttlMs > 0, ttlMs };
+    });
   }
 
   ping(): Promise<void> {

@@ -16,6 +16,21 @@ export interface NewSession {
 export type RotateResult = { outcome: 'rotated' } | { outcome: 'replayed'; pair: TokenPair } | { outcome: 'reused' } | { outcome: 'missing' };
 
 /**
+ * What the gateway needs of sessions: the check of every protected request, and readiness. A
+ * reader that keeps a copy (RedisSessionMirror) is told of the ends this process caused itself.
+ */
+export interface SessionReader {
+  /** The session exists, belongs to `sub` and was not ended by a logout-all. */
+  isSessionActive(sid: string, sub: string): Promise<boolean>;
+  /** Resolves when the store can answer (readiness probes). */
+  ping(): Promise<void>;
+  /** This process just ended the session (logout): refuse it from now on. */
+  sessionEnded?(sid: string): void;
+  /** This process just ended every session of `sub` (logout-all). */
+  subjectRevoked?(sub: string): void;
+}
+
+/**
  * Sessions, one per login. A token is accepted only while its session is known to the store, so
  * a store that lost its data logs people out instead of letting revoked tokens back in. Logout
  * deletes the session; logout-all also records a per-number "revoked before" time that ends
@@ -23,7 +38,7 @@ export type RotateResult = { outcome: 'rotated' } | { outcome: 'replayed'; pair:
  * token-service owns the writes. Times come from the store's clock (Redis TIME), so replicas with
  * skewed clocks agree.
  */
-export interface SessionStore {
+export interface SessionStore extends SessionReader {
   createSession(session: NewSession, ttlSeconds: number): Promise<void>;
   /**
    * Atomically swaps the session's refresh token id for `next.jti` if `presented.refreshJti` is
@@ -37,8 +52,4 @@ export interface SessionStore {
    * `ttlSeconds` must outlive every token already issued. Returns how many listed sessions ended.
    */
   revokeSubject(sub: string, ttlSeconds: number): Promise<number>;
-  /** The session exists, belongs to `sub` and was not ended by a logout-all. */
-  isSessionActive(sid: string, sub: string): Promise<boolean>;
-  /** Resolves when the store can answer (readiness probes). */
-  ping(): Promise<void>;
 }

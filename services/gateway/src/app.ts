@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@repo/bus';
-import type { SessionStore } from '@repo/stores';
+import type { SessionReader } from '@repo/stores';
 import type { GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
@@ -20,7 +20,7 @@ import wellKnownRoutes from './routes/well-known/index.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     bus: Bus;
-    sessions: SessionStore;
+    sessions: SessionReader;
     gatewaySettings: GatewaySettings;
   }
 }
@@ -28,8 +28,8 @@ declare module 'fastify' {
 export interface GatewayDeps {
   settings: GatewaySettings;
   bus: Bus;
-  /** Read for revocations on every protected request. */
-  sessions: SessionStore;
+  /** Asked on every protected request; in production a RedisSessionMirror (no round trip per request). */
+  sessions: SessionReader;
   /** Shares rate-limit counters between gateway replicas; omitted, counters are per process. */
   redis?: Redis;
   logger?: FastifyBaseLogger;

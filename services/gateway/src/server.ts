@@ -2,7 +2,7 @@
 // keeps serving for SHUTDOWN_DRAIN_MS (default 5 s) while load balancers move traffic away, then
 // closes, finishing the requests in flight.
 import { loadConfigOrExit, runServiceProcess } from '@repo/runtime';
-import { RedisSessionStore } from '@repo/stores';
+import { RedisSessionMirror } from '@repo/stores';
 import { buildGateway } from './app.ts';
 import { loadConfig } from './config.ts';
 
@@ -15,5 +15,12 @@ await runServiceProcess({
   config,
   busTimeoutMs: config.BUS_TIMEOUT_MS,
   defaultDrainMs: DEFAULT_DRAIN_MS,
-  build: ({ bus, redis, log }) => buildGateway({ settings: config, bus, sessions: new RedisSessionStore(redis), redis, logger: log }),
+  build: async ({ bus, redis, log }) => {
+    // Session state kept in memory, fed by Redis; fails closed while out of sync with it.
+    const sessions = new RedisSessionMirror(redis, { log });
+    sessions.start();
+    const app = await buildGateway({ settings: config, bus, sessions, redis, logger: log });
+    app.addHook('onClose', () => sessions.close());
+    return app;
+  },
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { InProcessBus } from '@repo/bus';
 import { TokenSubjects } from '@repo/contracts';
-import { MemorySessionStore, RedisSessionStore } from '@repo/stores';
+import { MemorySessionStore, RedisSessionMirror, RedisSessionStore } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { generatePrivateJwk } from '@repo/tokens';
 import { buildGateway } from '../src/app.ts';
@@ -196,9 +196,18 @@ describe('when token-service cannot answer', () => {
 });
 
 describe('when Redis cannot answer', () => {
-  it('fails closed: protected routes answer 503 STORE_UNAVAILABLE fast', async () => {
+  it.each([
+    ['the session store', (redis: Redis) => new RedisSessionStore(redis)],
+    ['the session mirror', (redis: Redis) => {
+      const mirror = new RedisSessionMirror(redis);
+      mirror.start();
+      return mirror;
+    }],
+  ])('fails closed with %s: protected routes answer 503 STORE_UNAVAILABLE fast', async (_, sessionsOn) => {
     const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    const gateway = await buildGateway({ settings, bus, sessions: new RedisSessionStore(dead) });
+    dead.on('error', () => undefined);
+    const sessions = sessionsOn(dead);
+    const gateway = await buildGateway({ settings, bus, sessions });
     const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
     const started = Date.now();
     const res = await gateway.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(pair.access_token) });
@@ -208,6 +217,7 @@ describe('when Redis cannot answer', () => {
     const ready = await gateway.inject({ method: 'GET', url: '/ready' });
     expect(ready.statusCode).toBe(503);
     await gateway.close();
+    if (sessions instanceof RedisSessionMirror) await sessions.close();
     dead.disconnect();
   });
 });

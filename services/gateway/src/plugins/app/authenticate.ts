@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type TokenClaims } from '@repo/contracts';
 import type { Bus } from '@repo/bus';
-import type { SessionStore } from '@repo/stores';
+import type { SessionReader } from '@repo/stores';
 import type { VerifierSettings } from '@repo/tokens';
 import { TokenKeys } from './token-keys.ts';
 
@@ -20,7 +20,7 @@ declare module 'fastify' {
 
 export interface AuthenticateOptions extends VerifierSettings {
   bus: Bus;
-  sessions: SessionStore;
+  sessions: SessionReader;
 }
 
 /** The token of `Authorization: Bearer <token>`; undefined without the header, 401 if malformed. */

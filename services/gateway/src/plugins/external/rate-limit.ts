@@ -3,6 +3,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
+import { sharedRateLimitStore } from './rate-limit-store.ts';
+
+// How often a replica sends its per-IP counts to Redis: the limit's tolerance across replicas.
+const RATE_LIMIT_SYNC_MS = 100;
+const NAMESPACE = 'rate-limit:';
 
 export interface RateLimitOptions {
   /** Requests per minute per client IP, on every route but health checks. */
@@ -34,21 +39,24 @@ function enforce(result: LimitResult): void {
 }
 
 /**
- * Per-IP request limits (shared in Redis when there is one), checked in a root-level onRequest
+ * Per-IP request limits (shared by the replicas through Redis when there is one, counted locally
+ * and synced every RATE_LIMIT_SYNC_MS: see rate-limit-store.ts), checked in a root-level onRequest
  * hook: it runs before every route's own hooks, so requests that fail authentication spend the
- * budget too. Routes add limits of their own with `limitBy`; those add to the per-IP limit.
- * If the counter store cannot answer, requests pass: the routes that need Redis fail closed on
- * their own.
+ * budget too. Routes add limits of their own with `limitBy` (counted exactly in Redis); those add
+ * to the per-IP limit. If the counter store cannot answer, requests pass: the routes that need
+ * Redis fail closed on their own.
  */
 export default fp<RateLimitOptions>(
   async (app, opts) => {
+    const shared = opts.redis ? sharedRateLimitStore(opts.redis, NAMESPACE, { syncMs: RATE_LIMIT_SYNC_MS }) : undefined;
+    if (shared) app.addHook('onClose', () => shared.close());
     await app.register(rateLimit, {
       // No per-route hooks from the plugin: a route's own limit would replace the per-IP one.
       global: false,
       max: opts.perIpPerMinute,
       timeWindow: 60_000,
-      ...(opts.redis ? { redis: opts.redis } : {}),
-      nameSpace: 'rate-limit:',
+      // Without Redis (the embedded default), the plugin's in-memory counters.
+      ...(shared ? { store: shared.Store } : {}),
       skipOnError: true,
     });
 

@@ -55,6 +55,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await app.bus.request(TokenSubjects.revokeSession, { sub: request.user.sub, sid: request.user.sid }, opts(request));
+      // Refused here from now on, not only once the store's announcement comes back.
+      app.sessions.sessionEnded?.(request.user.sid);
       return { message: 'Successfully logged out' as const };
     },
   );
@@ -66,6 +68,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await app.bus.request(TokenSubjects.revokeSubject, { sub: request.user.sub }, opts(request));
+      app.sessions.subjectRevoked?.(request.user.sub);
       return { message: logoutAllMessage(request.user.sub) };
     },
   );

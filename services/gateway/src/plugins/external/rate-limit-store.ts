@@ -1,0 +1,158 @@
+// Counters for @fastify/rate-limit shared by the gateway replicas through Redis: the per-IP limit
+// of every request counted locally and synced in batches (no Redis round trip per request), the
+// routes' own limits (a few routes, low limits: codes per phone) counted exactly in Redis.
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import type { Redis } from 'ioredis';
+
+// Adds n to a fixed window's counter, starting the window if there is none; answers the new
+// total (every replica's) and the window's time left.
+const ADD_SCRIPT = `local c = redis.call('INCRBY', KEYS[1], ARGV[1])
+local t = redis.call('PTTL', KEYS[1])
+if t < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  t = tonumber(ARGV[2])
+end
+return {c, t}`;
+
+type AddCommand = (key: string, n: number, windowMs: number) => Promise<[number, number]>;
+type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
+
+interface Counter {
+  /** Every replica's count, as Redis last answered it (this replica's sent increments included). */
+  synced: number;
+  /** This replica's increments not yet in Redis. */
+  pending: number;
+  resetAt: number;
+  windowMs: number;
+}
+
+export interface SharedCountersOptions {
+  /** How often local counts go to Redis; the tolerance of the per-IP limit across replicas. */
+  syncMs: number;
+  /** Keys (client addresses) remembered at most; the oldest are dropped first. */
+  maxKeys?: number;
+  now?: () => number;
+}
+
+function defineAdd(redis: Redis): void {
+  if (!(redis as unknown as Record<string, unknown>).rateLimitAdd) redis.defineCommand('rateLimitAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+}
+
+/**
+ * The per-IP counters: each request counts in memory at once and decides on every replica's
+ * count as Redis last reported it plus this replica's own since. Every `syncMs` the increments
+ * go to Redis in one pipeline. Across R replicas, a client can exceed its limit by what it sends
+ * to the other replicas within one sync; one replica alone counts exactly. If Redis cannot be
+ * reached the counts stay local (the limit holds per replica) and are sent once it is back.
+ */
+export class BatchedCounters {
+  private readonly counters = new Map<string, Counter>();
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly maxKeys: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly options: SharedCountersOptions,
+  ) {
+    defineAdd(redis);
+    this.maxKeys = options.maxKeys ?? 100_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  incr(key: string, windowMs: number): { current: number; ttl: number } {
+    const now = this.now();
+    let counter = this.counters.get(key);
+    if (!counter || counter.resetAt <= now) {
+      counter = { synced: 0, pending: 0, resetAt: now + windowMs, windowMs };
+      this.counters.delete(key);
+      this.counters.set(key, counter);
+      if (this.counters.size > this.maxKeys) this.counters.delete(this.counters.keys().next().value!);
+    }
+    counter.pending += 1;
+    this.dirty.add(key);
+    this.timer ??= setTimeout(() => void this.flush(), this.options.syncMs).unref();
+    return { current: counter.synced + counter.pending, ttl: counter.resetAt - now };
+  }
+
+  /** Sends the pending increments (one pipeline); one flush at a time. */
+  flush(): Promise<void> {
+    this.timer = undefined;
+    this.flushing ??= this.send().finally(() => {
+      this.flushing = undefined;
+      if (this.dirty.size > 0) this.timer ??= setTimeout(() => void this.flush(), this.options.syncMs).unref();
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+    await this.send();
+  }
+
+  private async send(): Promise<void> {
+    const batch: Array<[string, Counter, number]> = [];
+    for (const key of this.dirty) {
+      const counter = this.counters.get(key);
+      if (counter && counter.pending > 0) batch.push([key, counter, counter.pending]);
+    }
+    this.dirty.clear();
+    if (batch.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as { rateLimitAdd: AddCommand; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const [key, counter, n] of batch) {
+      counter.pending -= n;
+      pipeline.rateLimitAdd(this.prefix + key, n, counter.windowMs);
+    }
+    const results = await pipeline.exec().catch(() => null);
+    const now = this.now();
+    batch.forEach(([key, counter, n], i) => {
+      const [err, reply] = results?.[i] ?? [new Error('not sent'), null];
+      if (err) {
+        // Redis is away: keep counting here, send it later.
+        counter.pending += n;
+        if (this.counters.get(key) === counter) this.dirty.add(key);
+        return;
+      }
+      const [count, ttl] = reply as [number, number];
+      counter.synced = count;
+      counter.resetAt = now + ttl;
+    });
+  }
+}
+
+/**
+ * A store class for @fastify/rate-limit: `new` (the plugin's global counters) is the batched
+ * per-IP store; `child` (the limits of `createRateLimit(options)`, i.e. the routes' own) counts
+ * exactly in Redis, one round trip per request, on routes that are rare and whose limits are low.
+ */
+export function sharedRateLimitStore(redis: Redis, namespace: string, options: SharedCountersOptions): { Store: FastifyRateLimitStoreCtor; close(): Promise<void> } {
+  defineAdd(redis);
+  const counters = new BatchedCounters(redis, namespace, options);
+  const add = (redis as unknown as { rateLimitAdd: AddCommand }).rateLimitAdd.bind(redis);
+
+  // The routes' keys are namespaced by the routes themselves (limitBy: `send-ip:…`, `send:…`).
+  const exact: FastifyRateLimitStore = {
+    incr(key: string, callback: Callback, timeWindow: number) {
+      add(namespace + key, 1, timeWindow).then(
+        ([current, ttl]) => callback(null, { current, ttl }),
+        (err: Error) => callback(err),
+      );
+    },
+    child: () => exact,
+  };
+
+  class Store implements FastifyRateLimitStore {
+    incr(key: string, callback: Callback, timeWindow: number) {
+      callback(null, counters.incr(key, timeWindow));
+    }
+    child() {
+      return exact;
+    }
+  }
+  return { Store, close: () => counters.close() };
+}

@@ -97,7 +97,12 @@ export class AppError extends Error {
   readonly retryAfter: number | undefined;
 
   constructor(code: ErrorCode, message?: string, options: AppErrorOptions = {}) {
+    // A client's mistake (4xx) is not a bug: no stack, whose capture is most of what refusing a
+    // bad token costs. Server errors keep theirs for the log.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (ErrorCodes[code].status < 500) Error.stackTraceLimit = 0;
     super(message ?? ErrorCodes[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
     this.code = code;
     this.statusCode = ErrorCodes[code].status;

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { NatsBus, type Bus } from '@repo/bus';
 import { loadConfigOrExit, parseEnv } from './env.ts';
-import { loggerOptions } from './logger.ts';
+import { createLogger } from './logger.ts';
 import { createRedis, waitForRedis } from './redis.ts';
 import { closeOnSignals, shutdownEnv } from './shutdown.ts';
 
@@ -71,7 +71,7 @@ export async function runServiceProcess(options: {
 }): Promise<void> {
   const { config, name } = options;
   const shutdown = loadConfigOrExit(name, () => parseEnv(shutdownEnv(options.defaultDrainMs ?? 0)));
-  const log = options.log ?? pino(loggerOptions(name, config.LOG_LEVEL));
+  const log = options.log ?? createLogger(name, config.LOG_LEVEL);
   const bus = natsBusFor(name, config, log, {
     stopTimeoutMs: shutdown.SHUTDOWN_TIMEOUT_MS,
     ...(options.busTimeoutMs ? { requestTimeoutMs: options.busTimeoutMs } : {}),

@@ -1,6 +1,5 @@
 // Entry: auth-service as its own process on NATS + Redis.
-import pino from 'pino';
-import { loadConfigOrExit, loggerOptions, runServiceProcess } from '@repo/runtime';
+import { createLogger, loadConfigOrExit, runServiceProcess } from '@repo/runtime';
 import { RedisVerificationLimits, RedisVerificationLog } from '@repo/stores';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 import { buildAuthService, SERVICE_NAME } from './app.ts';
@@ -8,7 +7,7 @@ import { EMULATOR_CREDENTIALS, loadConfig, resolveAuthSettings } from './config.
 
 const config = loadConfigOrExit(SERVICE_NAME, loadConfig);
 const settings = loadConfigOrExit(SERVICE_NAME, () => resolveAuthSettings(config));
-const log = pino(loggerOptions(SERVICE_NAME, config.LOG_LEVEL));
+const log = createLogger(SERVICE_NAME, config.LOG_LEVEL);
 
 // No Twilio credentials and no emulator URL: run an emulator inside this process. Fine for one
 // replica; several replicas must share one emulator (TWILIO_VERIFY_BASE_URL), as codes live there.

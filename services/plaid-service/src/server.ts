@@ -1,6 +1,5 @@
 // Entry: plaid-service as its own process on NATS + Redis.
-import pino from 'pino';
-import { ConfigError, loadConfigOrExit, loggerOptions, runServiceProcess } from '@repo/runtime';
+import { ConfigError, createLogger, loadConfigOrExit, runServiceProcess } from '@repo/runtime';
 import { RedisPlaidStore, RedisWebhookReplayStore } from '@repo/stores';
 import { buildPlaidService, SERVICE_NAME } from './app.ts';
 import { loadConfig, resolvePlaidSettings } from './config.ts';
@@ -14,7 +13,7 @@ const settings = loadConfigOrExit(SERVICE_NAME, () => {
   }
   return resolved;
 });
-const log = pino(loggerOptions(SERVICE_NAME, config.LOG_LEVEL));
+const log = createLogger(SERVICE_NAME, config.LOG_LEVEL);
 
 // No Plaid credentials and no emulator URL: run an emulator inside this process. Fine for one
 // replica; several replicas must share one emulator (PLAID_BASE_URL), as items live there.

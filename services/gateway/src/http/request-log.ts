@@ -22,6 +22,7 @@ export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) =
  * One line per request, when it is answered (Fastify's default is two: incoming and completed).
  * Registered as an onResponse hook, with Fastify's own request logging turned off.
  */
-export async function logRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export function logRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
+  done();
 }

@@ -2,11 +2,14 @@
 // one run on this machine, as ratios (the machine is shared and noisy; absolute numbers drift).
 // Prints a table and writes bench/results/<time>.json. Needs wrk, nats-server and Redis.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import { handle, InProcessBus, NatsBus, type BusLogger } from '@repo/bus';
 import { defineEndpoint } from '@repo/contracts';
+import { RedisSessionMirror, RedisSessionStore } from '@repo/stores';
+import { Redis } from 'ioredis';
 import { call, latestCode, login, newPhoneNumber } from '../test/support/client.ts';
 import { freePort } from '../test/support/ports.ts';
 import { NATS_SERVER_BIN } from '../test/support/nats-server.ts';
@@ -17,6 +20,8 @@ const LOAD = { threads: 2, connections: 50, seconds: Number(process.env.BENCH_SE
 const LOGINS = 100;
 const LOGIN_CONCURRENCY = 4;
 const BUS_ROUND_TRIPS = 2_000;
+const SESSION_ENDS = 200;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const here = fileURLToPath(new URL('.', import.meta.url));
 // BENCH_PROFILE=<dir>: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
 if (process.env.BENCH_PROFILE) process.env.E2E_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}`;
@@ -83,6 +88,41 @@ async function logins(system: System): Promise<{ perSecond: number; p50Ms: numbe
   const wall = (performance.now() - started) / 1000;
   times.sort((a, b) => a - b);
   return { perSecond: round(times.length / wall, 1), p50Ms: round(pct(times, 50)), p99Ms: round(pct(times, 99)) };
+}
+
+/**
+ * How long after a session ends (token-service's store write) another gateway replica refuses it:
+ * a writer and a replica's RedisSessionMirror on the shared Redis, the session cached first.
+ */
+async function sessionEndPropagation(): Promise<{ p50Us: number; p99Us: number; maxUs: number }> {
+  const prefix = `bench:${randomUUID()}:`;
+  const writer = new Redis(REDIS_URL, { keyPrefix: prefix });
+  const replica = new Redis(REDIS_URL, { keyPrefix: prefix, enableOfflineQueue: false });
+  const store = new RedisSessionStore(writer);
+  const mirror = new RedisSessionMirror(replica);
+  mirror.start();
+  try {
+    while (!mirror.state().inSync) await sleep(10);
+    const times: number[] = [];
+    for (let i = 0; i < SESSION_ENDS; i++) {
+      const session = { sid: randomUUID(), sub: '+14155550100', refreshJti: randomUUID() };
+      await store.createSession(session, 60);
+      if (!(await mirror.isSessionActive(session.sid, session.sub))) throw new Error('a new session was refused');
+      const t = performance.now();
+      await store.revokeSession(session.sid, session.sub);
+      // From the write being acknowledged (the logout's answer) to this replica refusing it.
+      while (await mirror.isSessionActive(session.sid, session.sub)) await new Promise((r) => setImmediate(r));
+      times.push((performance.now() - t) * 1000);
+    }
+    times.sort((a, b) => a - b);
+    return { p50Us: Math.round(pct(times, 50)), p99Us: Math.round(pct(times, 99)), maxUs: Math.round(times.at(-1) ?? 0) };
+  } finally {
+    await mirror.close();
+    const left = await writer.keys('*');
+    if (left.length) await new Redis(REDIS_URL).del(...left.map((k) => `${prefix}${k}`)).catch(() => undefined);
+    writer.disconnect();
+    replica.disconnect();
+  }
 }
 
 const quiet: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
@@ -173,6 +213,7 @@ async function main(): Promise<void> {
     process.stdout.write('bench: logins and bus round trips…\n');
     const login_ = await logins(system);
     const bus = await busRoundTrips();
+    const sessionEnd = await sessionEndPropagation();
     await sleep(1_000);
     const rssAfter = Object.fromEntries(system.processes!().map((p) => [p.name, rssMb(p.pid)]));
 
@@ -194,6 +235,7 @@ async function main(): Promise<void> {
       },
       login: login_,
       bus,
+      sessionEndToOtherReplicaUs: sessionEnd,
       rssMb: { idle: rssIdle, afterLoad: rssAfter },
       startToReadyMs: startMs,
     };
@@ -213,6 +255,7 @@ async function main(): Promise<void> {
       'gateway, revoked token': { 'req/s': results.protectedRoute.revokedRps, 'p99 ms': runs.revoked!.p99Ms },
     });
     console.table({ 'full login': login_, 'bus round trip (µs)': { nats_p50: bus.natsP50Us, nats_p99: bus.natsP99Us, in_process_p50: bus.inProcessP50Us } });
+    console.table({ 'session end -> refused by another replica (µs)': sessionEnd });
     console.table(Object.fromEntries(Object.keys(rssIdle).map((name) => [name, { 'RSS idle MB': rssIdle[name], 'RSS after MB': rssAfter[name], 'start to ready ms': startMs[name] }])));
     console.table(targets.map(([target, value, met]) => ({ target, value, met: met ? 'yes' : 'NO' })));
     mkdirSync(`${here}results`, { recursive: true });

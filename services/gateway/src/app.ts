@@ -6,7 +6,7 @@ import type { SessionReader } from '@repo/stores';
 import type { GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
-import { childLoggerFactory, logRequest } from './http/request-log.ts';
+import { childLoggerFactory, requestLogger } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
@@ -43,7 +43,7 @@ export async function buildGateway(deps: GatewayDeps) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     childLoggerFactory,
-    // One line per request (logRequest below), not Fastify's two.
+    // One line per request (requestLogger below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(deps.settings.TRUST_PROXY),
     bodyLimit: 64 * 1024,
@@ -64,7 +64,7 @@ export async function buildGateway(deps: GatewayDeps) {
     reply.header('x-request-id', request.id);
     done(null, payload);
   });
-  app.addHook('onResponse', logRequest);
+  app.addHook('onResponse', requestLogger(app.log));
 
   await app.register(errorHandler);
   await app.register(swagger);

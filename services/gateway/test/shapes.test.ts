@@ -140,6 +140,15 @@ describe('404s reflect nothing', () => {
     expect(logged[0]).toMatchObject({ msg: 'request completed', req: { path: '/health', route: '/health' }, res: { statusCode: 200 } });
     expect(logLines.join('\n')).not.toContain('secret-in-query');
   });
+
+  it("writes the request's id on its line, and never its headers", async () => {
+    logLines.length = 0;
+    const res = await fetch(`http://127.0.0.1:${gateway.port}/api/auth/protected`, { headers: { authorization: `Bearer ${SECRET_IN_QUERY}.x.y`, 'x-request-id': 'trace-me-1' } });
+    expect(res.status).toBe(401);
+    const lines = logLines.map((l) => JSON.parse(l) as { msg?: string; reqId?: string; res?: { statusCode?: number } });
+    expect(lines.filter((l) => l.msg === 'request completed')).toEqual([expect.objectContaining({ reqId: 'trace-me-1', res: { statusCode: 401 } })]);
+    expect(logLines.join('\n')).not.toContain('secret-in-query');
+  });
 });
 
 describe('x-request-id', () => {

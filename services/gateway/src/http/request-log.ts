@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>;
 
@@ -19,10 +19,16 @@ export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) =
   logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
 
 /**
- * One line per request, when it is answered (Fastify's default is two: incoming and completed).
- * Registered as an onResponse hook, with Fastify's own request logging turned off.
+ * One line per request, when it is answered (Fastify's default is two: incoming and completed);
+ * an onResponse hook, with Fastify's own request logging turned off. The line is built field by
+ * field from what is safe to log (never headers or bodies), so it skips the redaction pass that
+ * every other line gets: that pass cost four times the rest of the line.
  */
-export function logRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-  request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
-  done();
+export function requestLogger(log: FastifyBaseLogger): (request: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  const asIs = <T>(value: T) => value;
+  const lines = log.child({}, { redact: { paths: [] }, serializers: { req: asIs, res: asIs } });
+  return (request, reply, done) => {
+    lines.info({ reqId: request.id, req: serializeRequest(request), res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
+    done();
+  };
 }

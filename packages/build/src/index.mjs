@@ -47,7 +47,7 @@ function packageDir(name, fromDir) {
 /**
  * Builds one deployable. `dir`: its package directory (absolute, or relative to the working directory).
  * @param {string} dir
- * @returns {Promise<{ outputs: string[]; ms: number }>}
+ * @returns {Promise<{ name: string; outputs: string[]; ms: number }>}
  */
 export async function buildDeployable(dir) {
   const started = performance.now();
@@ -118,5 +118,5 @@ export async function buildDeployable(dir) {
     }
   };
   sweep(join(root, 'dist'));
-  return { outputs: [...outputs].map((f) => relative(root, f)), ms: Math.round(performance.now() - started) };
+  return { name: manifest.name, outputs: [...outputs].map((f) => relative(root, f)), ms: Math.round(performance.now() - started) };
 }

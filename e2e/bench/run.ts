@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { call, latestCode, login, newPhoneNumber } from '../test/support/client.ts';
 import { freePort } from '../test/support/ports.ts';
 import { NATS_SERVER_BIN } from '../test/support/nats-server.ts';
+import { buildDeployables } from '../test/support/deployables.ts';
 import { startSystem, type System } from '../test/support/system.ts';
 import { wrk, type WrkResult } from './wrk.ts';
 
@@ -160,6 +161,9 @@ async function busRoundTrips(): Promise<{ natsP50Us: number; natsP99Us: number; 
 
 async function main(): Promise<void> {
   requireWrk();
+  // The services run from their compiled dist/server.js: never from an old one.
+  process.stdout.write('bench: building the services…\n');
+  await buildDeployables();
   process.stdout.write('bench: starting the distributed system (own nats-server, shared Redis)…\n');
   // The default configuration, but for limits a benchmark from one address would hit.
   const system = await startSystem(

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../support/ports.ts';
+import { SERVICE_COMMAND } from '../support/deployables.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** Generous: the machine may be busy with other test runs. */
@@ -21,7 +22,7 @@ export class Proc {
   ) {}
 
   static service(name: string, dir: string, env: NodeJS.ProcessEnv, readyUrl: string): Proc {
-    return new Proc(name, [process.execPath, '--import', 'tsx', 'src/server.ts'], `${repoRoot}${dir}`, env, async () => {
+    return new Proc(name, [process.execPath, ...SERVICE_COMMAND], `${repoRoot}${dir}`, env, async () => {
       const res = await fetch(readyUrl, { signal: AbortSignal.timeout(2_000) });
       return res.ok;
     });

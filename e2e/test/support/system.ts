@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@repo/embedded';
 import { ConfiguredNatsServer, natsServerAvailable, type NatsUser } from './nats-server.ts';
+import { SERVICE_COMMAND } from './deployables.ts';
 import { answers, freePort } from './ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
@@ -118,7 +119,8 @@ class ServiceProcess {
     this.output = '';
     // E2E_NODE_ARGS adds node flags to every service (e.g. --cpu-prof for a profile of a bench run).
     const nodeArgs = process.env.E2E_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+    // The compiled bundle, as in production (deployables.ts builds it before every run).
+    const child = spawn(process.execPath, [...nodeArgs, ...SERVICE_COMMAND], {
       cwd: `${repoRoot}${this.dir}`,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],

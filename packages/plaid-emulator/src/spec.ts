@@ -3,10 +3,11 @@
  * compiled with ajv: request bodies are checked as Plaid checks them, and responses and webhook
  * bodies can be checked against the schemas the SDKs are generated from.
  */
-import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { SPEC_ENDPOINTS, SPEC_WEBHOOKS, type SpecEndpoint } from './spec-endpoints.ts';
+// Imported, not read from disk next to this file: bundled (dist/), the JSON is inlined.
+import specJson from '../spec/plaid-2020-09-14.subset.json' with { type: 'json' };
 
 type SchemaNode = { [key: string]: unknown };
 interface PinnedSpec {
@@ -18,7 +19,7 @@ interface PinnedSpec {
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export const pinnedSpec: PinnedSpec = JSON.parse(readFileSync(new URL('../spec/plaid-2020-09-14.subset.json', import.meta.url), 'utf8')) as PinnedSpec;
+export const pinnedSpec: PinnedSpec = specJson as unknown as PinnedSpec;
 
 /** A failed check, in the words Plaid's INVALID_REQUEST errors use. */
 export interface SpecViolations {

@@ -1,4 +1,4 @@
-// The public auth API of the gateway (shapes are a contract: see DESIGN.md) and the NATS
+// The public auth API of the gateway (shapes are a contract: README.md, "HTTP API") and the NATS
 // endpoints of auth-service and token-service behind it.
 import { Type } from '@sinclair/typebox';
 import { defineEndpoint } from './endpoint.ts';

@@ -56,7 +56,7 @@ await describeEachMode('hostile input', (mode) => {
       } catch {
         // not JSON: kept as text, which fails the shape check if it is an error
       }
-      return { status: res.status, body: parsed, text };
+      return { status: res.status, body: parsed, text, retryAfter: res.headers.get('retry-after') };
     } catch (err) {
       return { status: 0, body: undefined, text: `no answer: ${(err as Error).message}` };
     }
@@ -414,6 +414,59 @@ await describeEachMode('hostile input', (mode) => {
         for (let i = 0; i < 130; i++) refused.push(await probe(`forged token #${i + 1}`, 'GET', '/api/auth/protected', { on: limited, token: `forged.${i}.token` }, REFUSED_TOKEN));
         if (!refused.some((a) => a.status === 429)) tally.failures.push('130 failed logins in a minute were never rate limited');
         expect(delivered).toBeGreaterThan(0);
+      }));
+  });
+
+  describe('with small SMS budgets', () => {
+    // No minimum interval, so codes to one number really go out until the per-phone limit stops them.
+    const PER_PHONE = 3;
+    const BUDGET = 6;
+    let budgeted: System;
+    beforeAll(async () => {
+      // The global budget counts per clock hour: start well clear of the hour's end, so the whole
+      // probe runs in one hour and the budget cannot refill half-way.
+      const left = 3_600_000 - (Date.now() % 3_600_000);
+      if (left < 60_000) await new Promise((r) => setTimeout(r, left + 1_000));
+      budgeted = await startSystem(mode, {
+        SMS_MIN_INTERVAL_SECONDS: '0',
+        SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: String(PER_PHONE),
+        SMS_HOURLY_BUDGET: String(BUDGET),
+      });
+    }, 240_000);
+    afterAll(async () => {
+      await budgeted?.close();
+    });
+
+    it('holds the per-phone hourly limit and the global hourly budget, each 429 with Retry-After', () =>
+      group(async () => {
+        const sendCode = (label: string, phone: string, expectation: Expectation) =>
+          probe(label, 'POST', '/api/auth/send-verification', { on: budgeted, body: { phone_number: phone } }, { ...expectation, retryAfter: true });
+
+        // One number: PER_PHONE codes go out, then the gateway refuses, however the number is written.
+        const phone = newPhoneNumber();
+        for (let i = 0; i < PER_PHONE; i++) await sendCode(`code #${i + 1} to one number`, phone, { status: 200 });
+        const spaced = `+1 (${phone.slice(2, 5)}) ${phone.slice(5, 8)}-${phone.slice(8)}`;
+        for (const variant of [phone, spaced]) {
+          const over = await sendCode(`code to ${variant} over the per-phone limit`, variant, { status: 429, codes: ['RATE_LIMITED'] });
+          const wait = Number(over.retryAfter);
+          if (over.status === 429 && !(wait > 0 && wait <= 3_600)) tally.failures.push(`per-phone limit: Retry-After ${over.retryAfter} is not within the hour`);
+        }
+        const sent = async () => ((await (await fetch(`${budgeted.twilioUrl}/outbox?to=${encodeURIComponent(phone)}`)).json()) as { messages: unknown[] }).messages.length;
+        if ((await sent()) > PER_PHONE) tally.failures.push(`${await sent()} codes reached one number; the limit is ${PER_PHONE} an hour`);
+
+        // Many numbers: the hourly budget (all numbers together, those codes included) runs out
+        // after BUDGET codes; the next ones are refused with VERIFICATION_BUDGET_EXHAUSTED.
+        const answers: Answer[] = [];
+        for (let i = 0; i < BUDGET - PER_PHONE; i++) answers.push(await sendCode(`code #${i + 1} within the budget`, newPhoneNumber(), { status: 200 }));
+        for (let i = 0; i < 3; i++) {
+          answers.push(await sendCode(`code #${i + 1} over the budget`, newPhoneNumber(), { status: 429, codes: ['VERIFICATION_BUDGET_EXHAUSTED'] }));
+        }
+        const exhausted = answers.filter((a) => a.status === 429);
+        for (const answer of exhausted) {
+          // Until the end of the clock hour.
+          const wait = Number(answer.retryAfter);
+          if (!(wait > 0 && wait <= 3_600)) tally.failures.push(`budget: Retry-After ${answer.retryAfter} is not the rest of the hour`);
+        }
       }));
   });
 

@@ -58,6 +58,13 @@ const distributed = (await modes()).find((m) => m.mode === 'distributed');
     expect(pair.refresh_token).toEqual(expect.any(String));
   });
 
+  it('token-service refuses a request carrying a property it does not define, whoever may ask', async () => {
+    const auth = await as('auth-service');
+    const reply = await auth.request(TokenSubjects.issuePair.subject, json.encode({ phone_number: newPhoneNumber(), sid: 'chosen-by-the-caller' }), { timeout: 10_000 });
+    expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('400');
+    expect(json.decode(reply.data)).toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+
   it("keeps each service's replies and requests to itself", async () => {
     const gateway = await as('gateway');
     // Listening on another service's inbox, or serving its subjects, is refused.

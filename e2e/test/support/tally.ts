@@ -5,6 +5,8 @@ export interface Answer {
   status: number;
   body: unknown;
   text: string;
+  /** The Retry-After header, where the client read headers. */
+  retryAfter?: string | null;
 }
 
 export interface Expectation {
@@ -16,6 +18,8 @@ export interface Expectation {
   mayNotAnswer?: boolean;
   /** Also passes a non-error body of this exact shape (verify-code's contractual wrong-code 401). */
   alsoBody?: unknown;
+  /** A 429 must carry `Retry-After` (whole seconds, at least 1), the same as its body's `retry_after`. */
+  retryAfter?: boolean;
 }
 
 const ERROR_FIELDS = ['statusCode', 'error', 'code', 'message'] as const;
@@ -75,6 +79,13 @@ export class Tally {
     if (expect.codes && !matchesAlso) {
       const code = codeOf(answer);
       if (code === undefined || !expect.codes.includes(code)) return `code not in ${expect.codes.join('|')}`;
+    }
+    if (expect.retryAfter && answer.status === 429) {
+      const header = answer.retryAfter;
+      if (header === undefined) return 'Retry-After was not read (send it through a client that reads headers)';
+      if (header === null || !/^[1-9]\d*$/.test(header)) return `429 without a Retry-After of whole seconds (got ${JSON.stringify(header)})`;
+      const inBody = (answer.body as Record<string, unknown> | undefined)?.retry_after;
+      if (inBody !== Number(header)) return `Retry-After ${header} but retry_after ${JSON.stringify(inBody)} in the body`;
     }
     return undefined;
   }

@@ -1,5 +1,5 @@
 import { connect, headers as natsHeaders, ErrorCode, JSONCodec, type NatsConnection, type NatsError, type Msg } from 'nats';
-import { AppError, type Endpoint, type EndpointRequest, type EndpointResponse } from '@repo/contracts';
+import { AppError, safeRequestId, type Endpoint, type EndpointRequest, type EndpointResponse } from '@repo/contracts';
 import {
   DEADLINE_HEADER,
   DEFAULT_ATTEMPT_TIMEOUT_MS,
@@ -263,7 +263,8 @@ export class NatsBus implements Bus {
             definition.log.error({ err, subject }, 'NATS endpoint error');
             return;
           }
-          const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
+          // Whoever published the message chose this header: the gateway's rule, or a fresh id.
+          const requestId = safeRequestId(msg.headers?.get(REQUEST_ID_HEADER));
           const deadline = Number(msg.headers?.get(DEADLINE_HEADER)) || Date.now() + this.defaults.timeoutMs;
           const log = definition.log.child({ reqId: requestId, subject });
           let payload: unknown;

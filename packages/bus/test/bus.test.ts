@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, defineEndpoint } from '@repo/contracts';
-import { handle, InProcessBus, NatsBus, type Bus, type BusLogger } from '../src/index.ts';
+import { connect, headers as natsHeaders, JSONCodec, type NatsConnection } from 'nats';
+import { AppError, defineEndpoint, SAFE_REQUEST_ID } from '@repo/contracts';
+import { handle, InProcessBus, NatsBus, REQUEST_ID_HEADER, type Bus, type BusLogger } from '../src/index.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -72,6 +73,40 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
     });
   });
 }
+
+describe('NatsBus: the request id of a message', () => {
+  // Any process on NATS can publish with any header: a handler sees the id only when it is safe.
+  let bus: Bus;
+  let raw: NatsConnection;
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const json = JSONCodec();
+  beforeAll(async () => {
+    bus = await NatsBus.connect({ url: NATS_URL, name: 'bus-test-request-id', log: silent });
+    await bus.serve({ name: 'echo-request-id', version: '1.0.0', log: silent }, [handle(echo, async ({ n }, ctx) => ({ n, by: 'x', ...(ctx.requestId ? { reqId: ctx.requestId } : {}) }))]);
+    raw = await connect({ servers: NATS_URL });
+  });
+  afterAll(async () => {
+    await raw?.close();
+    await bus?.close();
+  });
+
+  const idSeen = async (id: string | undefined) => {
+    const h = natsHeaders();
+    if (id !== undefined) h.set(REQUEST_ID_HEADER, id);
+    const reply = await raw.request(echo.subject, json.encode({ n: 1 }), { timeout: 5_000, headers: h });
+    return (json.decode(reply.data) as { reqId?: string }).reqId;
+  };
+
+  it('keeps a safe id and replaces an unsafe or missing one with a fresh UUID', async () => {
+    for (const safe of ['req-123', 'a.b_C-9', 'a'.repeat(64)]) expect(await idSeen(safe)).toBe(safe);
+    for (const unsafe of ['a'.repeat(65), 'x y', '<script>alert(1)</script>', '${jndi:ldap://x}', '../../etc/passwd', 'id;drop', '\u00e9t\u00e9', '']) {
+      const seen = await idSeen(unsafe);
+      expect(seen, JSON.stringify(unsafe)).toMatch(UUID);
+    }
+    expect(await idSeen(undefined)).toMatch(UUID);
+    expect(SAFE_REQUEST_ID.test('a'.repeat(65))).toBe(false);
+  });
+});
 
 suite('InProcessBus', async () => new InProcessBus());
 suite('NatsBus on the real NATS', () => NatsBus.connect({ url: NATS_URL, name: 'bus-test', log: silent }));

@@ -1,4 +1,4 @@
-// The public auth API of the gateway (shapes are a contract: see DESIGN.md) and the NATS
+// The public auth API of the gateway (shapes are a contract: README.md, "HTTP API") and the NATS
 // endpoints of auth-service and token-service behind it.
 import { Type } from '@sinclair/typebox';
 import { defineEndpoint } from './endpoint.ts';
@@ -83,15 +83,18 @@ export const ErrorReply = Type.Object(
 
 // ---- NATS ----
 
+// A request carries exactly its fields: a caller that sends more is refused, not half-understood.
+const strict = { additionalProperties: false } as const;
+
 export const AuthSubjects = {
   sendVerification: defineEndpoint(
     'auth.verification.send',
-    Type.Object({ phone_number: PhoneNumber, channel: VerificationChannel }),
+    Type.Object({ phone_number: PhoneNumber, channel: VerificationChannel }, strict),
     Type.Object({ status: Type.Literal('pending') }),
   ),
   checkVerification: defineEndpoint(
     'auth.verification.check',
-    Type.Object({ phone_number: PhoneNumber, code: VerificationCode }),
+    Type.Object({ phone_number: PhoneNumber, code: VerificationCode }, strict),
     Type.Object({ phone_number: PhoneNumber, tokens: TokenPair }),
   ),
 };
@@ -99,24 +102,24 @@ export const AuthSubjects = {
 export const TokenSubjects = {
   issuePair: defineEndpoint(
     'token.pair.issue',
-    Type.Object({ phone_number: PhoneNumber }),
+    Type.Object({ phone_number: PhoneNumber }, strict),
     TokenPair,
   ),
   refreshPair: defineEndpoint(
     'token.pair.refresh',
-    Type.Object({ refresh_token: JwtString }),
+    Type.Object({ refresh_token: JwtString }, strict),
     TokenPair,
   ),
   revokeSession: defineEndpoint(
     'token.session.revoke',
-    Type.Object({ sub: PhoneNumber, sid: SessionId }),
+    Type.Object({ sub: PhoneNumber, sid: SessionId }, strict),
     Type.Object({ revoked: Type.Literal(true) }),
   ),
   /** The public keys that verify our tokens; the gateway serves them as its JWKS. */
-  publicKeys: defineEndpoint('token.jwks.get', Type.Object({}, { additionalProperties: false }), Jwks),
+  publicKeys: defineEndpoint('token.jwks.get', Type.Object({}, strict), Jwks),
   revokeSubject: defineEndpoint(
     'token.subject.revoke',
-    Type.Object({ sub: PhoneNumber }),
+    Type.Object({ sub: PhoneNumber }, strict),
     Type.Object({ revoked_sessions: Type.Integer({ minimum: 0 }) }),
   ),
 };

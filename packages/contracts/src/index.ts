@@ -4,3 +4,4 @@ export * from './endpoint.ts';
 export * from './tokens.ts';
 export * from './auth.ts';
 export * from './plaid.ts';
+export * from './request-id.ts';

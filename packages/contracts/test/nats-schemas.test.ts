@@ -6,6 +6,24 @@ import { AuthSubjects, PlaidSubjects, TokenSubjects, isPhoneNumberCountry, phone
 const accepts = (endpoint: Endpoint, payload: unknown) => Value.Check(endpoint.request, payload);
 
 describe('NATS request schemas', () => {
+  it('of auth-service and token-service refuse a property they do not define', () => {
+    const phone_number = '+14155552671';
+    const valid: Array<[Endpoint, Record<string, unknown>]> = [
+      [AuthSubjects.sendVerification, { phone_number, channel: 'sms' }],
+      [AuthSubjects.checkVerification, { phone_number, code: '123456' }],
+      [TokenSubjects.issuePair, { phone_number }],
+      [TokenSubjects.refreshPair, { refresh_token: 'a.b.c' }],
+      [TokenSubjects.revokeSession, { sub: phone_number, sid: 'sid-1' }],
+      [TokenSubjects.revokeSubject, { sub: phone_number }],
+      [TokenSubjects.publicKeys, {}],
+    ];
+    for (const [endpoint, payload] of valid) {
+      expect(accepts(endpoint, payload), endpoint.subject).toBe(true);
+      expect(accepts(endpoint, { ...payload, admin: true }), `${endpoint.subject} + admin`).toBe(false);
+    }
+    expect(valid.map(([e]) => e.subject).sort()).toEqual([...Object.values(AuthSubjects), ...Object.values(TokenSubjects)].map((e) => e.subject).sort());
+  });
+
   it('take only strict E.164 phone numbers', () => {
     expect(accepts(AuthSubjects.sendVerification, { phone_number: '+14155552671', channel: 'sms' })).toBe(true);
     for (const phone_number of ['14155552671', '+1 415 555 2671', '+04155552671', '+1415', '+1234567890123456', '', '+14155552671\n']) {

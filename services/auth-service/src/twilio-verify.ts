@@ -69,7 +69,8 @@ export function mapTwilioError(err: unknown): AppError {
   if (code === 60410) return new AppError('PHONE_NUMBER_BLOCKED', undefined, { cause: err });
   if (code === 60605) return new AppError('PHONE_COUNTRY_NOT_ALLOWED', 'Verification codes cannot be sent to this destination (blocked by the SMS provider)', { cause: err });
   if (code === 60212) return new AppError('VERIFICATION_CONCURRENT_REQUESTS', undefined, { cause: err, retryAfter: 5 });
-  if (code === 60202) return new AppError('VERIFICATION_MAX_ATTEMPTS', undefined, { cause: err });
+  // Twilio deletes the verification; a code lives 10 minutes, so that is when asking is certainly useful.
+  if (code === 60202) return new AppError('VERIFICATION_MAX_ATTEMPTS', undefined, { cause: err, retryAfter: 600 });
   if (code === 60203) return new AppError('VERIFICATION_SEND_LIMIT', undefined, { cause: err, retryAfter: 600 });
   if (err.status === 429) return new AppError('RATE_LIMITED', 'The SMS provider is rate limiting us; try again shortly', { cause: err, retryAfter: 5 });
   if (err.status >= 500) return new AppError('VERIFICATION_PROVIDER_UNAVAILABLE', undefined, { cause: err, retryAfter: 5 });

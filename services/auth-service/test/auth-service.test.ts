@@ -47,6 +47,20 @@ describe('mapTwilioError', () => {
     expect(err.statusCode).toBe(ourStatus);
   });
 
+  it('gives every 429 a retry-after', () => {
+    for (const [status, code] of [
+      [429, 60202],
+      [429, 60203],
+      [429, 60212],
+      [429, 20429],
+    ] as const) {
+      const err = mapTwilioError(restException(status, code));
+      expect(err.statusCode).toBe(429);
+      expect(err.retryAfter, `Twilio ${code}`).toBeGreaterThan(0);
+    }
+    expect(mapTwilioError(restException(429, 60202)).retryAfter).toBe(600);
+  });
+
   it('maps a network failure to VERIFICATION_PROVIDER_UNAVAILABLE', () => {
     expect(mapTwilioError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code).toBe('VERIFICATION_PROVIDER_UNAVAILABLE');
   });
@@ -162,7 +176,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     const code = await outboxCode(phone);
     for (let i = 0; i < 5; i++) await expect(check(phone, wrongFor(code))).rejects.toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
     // The sixth check: Twilio's 60202, after which it deletes the verification and answers 20404.
-    await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS', statusCode: 429 });
+    await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS', statusCode: 429, retryAfter: 600 });
     await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_MAX_ATTEMPTS', statusCode: 429 });
     // A new code starts a new verification and a new count.
     await send(phone);

@@ -9,7 +9,7 @@ import { InProcessBus } from '@repo/bus';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -65,7 +65,11 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const log = pino(loggerOptions('embedded', config.LOG_LEVEL));
 
   // Without configured keys, tokens are signed with a per-process key: a restart ends every
-  // session, as the in-memory sessions are gone too.
+  // session, as the in-memory sessions are gone too. Never in production: every restart or second
+  // replica would silently log everyone out.
+  if (!env.JWT_PRIVATE_KEYS && config.NODE_ENV === 'production') {
+    throw new ConfigError('JWT_PRIVATE_KEYS is required when NODE_ENV=production (a JWK Set of Ed25519 signing keys from `npm run keys:generate`; without it every restart would log everyone out)');
+  }
   const privateKeys = env.JWT_PRIVATE_KEYS || JSON.stringify({ keys: [generatePrivateJwk()] });
   if (env.JWT_PRIVATE_KEYS && !config.REDIS_URL) {
     log.warn('JWT_PRIVATE_KEYS is set but REDIS_URL is not: sessions are kept in memory, so a restart still logs everyone out');

@@ -49,4 +49,18 @@ describe('pnpm start (the embedded default)', () => {
     expect(err.trim()).toMatch(/^embedded: configuration error: PORT is invalid/);
     expect(err.trim().split('\n')).toHaveLength(1);
   }, 30_000);
+
+  it('refuses NODE_ENV=production without JWT_PRIVATE_KEYS with one line naming it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(err.trim()).toMatch(/^embedded: configuration error: JWT_PRIVATE_KEYS is required when NODE_ENV=production/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  }, 60_000);
 });

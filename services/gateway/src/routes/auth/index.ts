@@ -74,7 +74,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-/** The phone-login API. Shapes are a public contract (DESIGN.md); see the README for examples. */
+/** The phone-login API. Shapes are a public contract: README.md, "HTTP API" (examples, error codes) and /openapi.json. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(

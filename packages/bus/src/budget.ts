@@ -16,6 +16,16 @@ export const DEADLINE_MARGIN_MS = 100;
 /** Below this, a second attempt could not get an answer anyway. */
 const MIN_RETRY_MS = 50;
 
+/**
+ * When the handler this code runs in must be done (epoch ms: its caller's deadline minus the
+ * margin its answer needs), or undefined outside a handler. For the calls a handler makes other
+ * than bus requests (an HTTP API), so that they too end while someone still waits for the answer.
+ */
+export function handlerDeadline(): number | undefined {
+  const ctx = handlerContext.getStore();
+  return ctx ? ctx.deadline - DEADLINE_MARGIN_MS : undefined;
+}
+
 /** Runs a handler so that the bus requests it makes inherit its request id and deadline. */
 export function runInHandlerContext<T>(ctx: CallContext, fn: () => T): T {
   return handlerContext.run(ctx, fn);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineEndpoint } from '@repo/contracts';
-import { DEADLINE_MARGIN_MS, handle, InProcessBus, NatsBus, type Bus, type BusLogger, type HandlerContext } from '../src/index.ts';
+import { DEADLINE_MARGIN_MS, handle, handlerDeadline, InProcessBus, NatsBus, type Bus, type BusLogger, type HandlerContext } from '../src/index.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const silent: BusLogger = { info() {}, warn() {}, error() {}, child: () => silent };
@@ -16,6 +16,7 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
     const inner = defineEndpoint(`budget${run}.inner.call`, Type.Object({}), Type.Object({ deadline: Type.Number(), reqId: Type.String() }));
     const flaky = defineEndpoint(`budget${run}.flaky.call`, Type.Object({ key: Type.String() }), Type.Object({ attempt: Type.Integer() }));
     const slow = defineEndpoint(`budget${run}.slow.call`, Type.Object({ ms: Type.Integer() }), Type.Object({ done: Type.Literal(true) }));
+    const deadlines = defineEndpoint(`budget${run}.deadlines.call`, Type.Object({}), Type.Object({ ctx: Type.Number(), other: Type.Number() }));
     let bus: Bus;
     let innerRuns = 0;
     let slowStarted = 0;
@@ -32,6 +33,11 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
         }),
       ]);
       await bus.serve({ name: `budget-inner-${run}`, version: '1.0.0', log: silent }, [
+        handle(deadlines, async (_payload, ctx) => {
+          // After an await, as a handler's HTTP call would be.
+          await sleep(1);
+          return { ctx: ctx.deadline, other: handlerDeadline() ?? -1 };
+        }),
         handle(inner, async (_payload, ctx) => {
           innerRuns++;
           return { deadline: ctx.deadline, reqId: ctx.requestId ?? '' };
@@ -57,6 +63,12 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
       expect(reply.innerDeadline).toBeLessThanOrEqual(reply.outerDeadline - DEADLINE_MARGIN_MS);
       expect(reply.innerDeadline).toBeGreaterThan(reply.outerDeadline - 2_000);
       expect(reply.reqId).toBe('req-deadline');
+    });
+
+    it("tells a handler's other calls (an HTTP API) when it must be done: its deadline minus the margin", async () => {
+      const reply = await bus.request(deadlines, {}, { timeoutMs: 3_000 });
+      expect(reply.other).toBe(reply.ctx - DEADLINE_MARGIN_MS);
+      expect(handlerDeadline()).toBeUndefined();
     });
 
     it('does not send an inner request once the handler has no time left', async () => {

@@ -61,7 +61,8 @@ export interface BudgetDefaults {
 /**
  * Runs `attempt` within the request's budget: the caller's timeout, capped by the deadline of the
  * handler we run in (minus a margin). An idempotent request that times out on a short first attempt
- * gets one more with what is left.
+ * gets one more with what is left, or, with `retryWithinMs`, with what is left of that window; when
+ * the first attempt would fill the window there is no retry, one attempt gets the whole budget.
  */
 export async function withinBudget<T>(
   subject: string,
@@ -78,14 +79,18 @@ export async function withinBudget<T>(
   const once = (timeoutMs: number) => attempt({ timeoutMs, deadline: Date.now() + timeoutMs, requestId });
 
   if (left() <= 0) throw unavailable(subject, "no time is left before the caller's deadline");
+  const retryDeadline = options.retryWithinMs === undefined ? deadline : Math.min(deadline, Date.now() + options.retryWithinMs);
+  const retryLeft = () => retryDeadline - Date.now();
   const first = Math.min(options.attemptTimeoutMs ?? defaults.attemptTimeoutMs, left());
-  if (options.idempotent && first < left() - MIN_RETRY_MS) {
+  if (options.idempotent && first < retryLeft() - MIN_RETRY_MS) {
     try {
       return await once(first);
     } catch (err) {
-      if (!(err instanceof AppError && retryable.has(err)) || left() < MIN_RETRY_MS) throw err;
+      if (!(err instanceof AppError && retryable.has(err)) || retryLeft() < MIN_RETRY_MS) throw err;
       onRetry(err);
     }
+    // Its deadline travels with it: a handler that gets it later than that does not run it.
+    return once(retryLeft());
   }
   return once(left());
 }

@@ -339,9 +339,12 @@ await describeEachMode('hostile input', (mode) => {
       tally.record('send for the concurrent check', sent, { status: 200 });
       const code = await latestCode(system, phone);
       const answers = await Promise.all(Array.from({ length: 10 }, () => send('POST', '/api/auth/verify-code', { body: { phone_number: phone, code } })));
-      answers.forEach((answer, i) => tally.record(`concurrent verify #${i}`, answer, { status: [200, 401, 404, 409, 410, 429], alsoBody: WRONG_CODE_BODY }));
-      const successes = answers.filter((a) => a.status === 200);
-      if (successes.length !== 1) tally.failures.push(`one code sent 10 times at once succeeded ${successes.length} times`);
+      // The others wait for the one that asked Twilio and learn the code is used (409). One that
+      // reaches auth-service only after the tokens were issued is taken for a retry whose answer
+      // was lost, and gets the same pair: one session either way.
+      answers.forEach((answer, i) => tally.record(`concurrent verify #${i}`, answer, { status: [200, 409, 429] }));
+      const pairs = new Set(answers.filter((a) => a.status === 200).map((a) => JSON.stringify((a.body as { tokens?: unknown }).tokens)));
+      if (pairs.size !== 1) tally.failures.push(`one code sent 10 times at once gave ${pairs.size} token pairs`);
     }));
 
   describe('with the default abuse limits', () => {

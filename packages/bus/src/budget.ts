@@ -16,6 +16,16 @@ export const DEADLINE_MARGIN_MS = 100;
 /** Below this, a second attempt could not get an answer anyway. */
 const MIN_RETRY_MS = 50;
 
+/**
+ * When the handler this code runs in must be done (epoch ms: its caller's deadline minus the
+ * margin its answer needs), or undefined outside a handler. For the calls a handler makes other
+ * than bus requests (an HTTP API), so that they too end while someone still waits for the answer.
+ */
+export function handlerDeadline(): number | undefined {
+  const ctx = handlerContext.getStore();
+  return ctx ? ctx.deadline - DEADLINE_MARGIN_MS : undefined;
+}
+
 /** Runs a handler so that the bus requests it makes inherit its request id and deadline. */
 export function runInHandlerContext<T>(ctx: CallContext, fn: () => T): T {
   return handlerContext.run(ctx, fn);
@@ -51,7 +61,8 @@ export interface BudgetDefaults {
 /**
  * Runs `attempt` within the request's budget: the caller's timeout, capped by the deadline of the
  * handler we run in (minus a margin). An idempotent request that times out on a short first attempt
- * gets one more with what is left.
+ * gets one more with what is left, or, with `retryWithinMs`, with what is left of that window; when
+ * the first attempt would fill the window there is no retry, one attempt gets the whole budget.
  */
 export async function withinBudget<T>(
   subject: string,
@@ -68,14 +79,18 @@ export async function withinBudget<T>(
   const once = (timeoutMs: number) => attempt({ timeoutMs, deadline: Date.now() + timeoutMs, requestId });
 
   if (left() <= 0) throw unavailable(subject, "no time is left before the caller's deadline");
+  const retryDeadline = options.retryWithinMs === undefined ? deadline : Math.min(deadline, Date.now() + options.retryWithinMs);
+  const retryLeft = () => retryDeadline - Date.now();
   const first = Math.min(options.attemptTimeoutMs ?? defaults.attemptTimeoutMs, left());
-  if (options.idempotent && first < left() - MIN_RETRY_MS) {
+  if (options.idempotent && first < retryLeft() - MIN_RETRY_MS) {
     try {
       return await once(first);
     } catch (err) {
-      if (!(err instanceof AppError && retryable.has(err)) || left() < MIN_RETRY_MS) throw err;
+      if (!(err instanceof AppError && retryable.has(err)) || retryLeft() < MIN_RETRY_MS) throw err;
       onRetry(err);
     }
+    // Its deadline travels with it: a handler that gets it later than that does not run it.
+    return once(retryLeft());
   }
   return once(left());
 }

@@ -14,13 +14,20 @@ export interface RequestOptions {
   /** The total budget of this request, retries included. Inside a handler it never exceeds the time the handler has left. */
   timeoutMs?: number;
   /**
-   * Safe to send twice (a read, a refresh within its reuse interval). The first attempt then gets a
-   * short timeout (`attemptTimeoutMs`) and, if it times out, one more attempt gets what is left of
-   * the budget: a replica that died with the request costs one short attempt, not the whole budget.
+   * Safe to send twice (a read; a refresh, within its reuse interval: see `retryWithinMs`). The
+   * first attempt then gets a short timeout (`attemptTimeoutMs`) and, if it times out, one more
+   * attempt gets what is left of the budget: a replica that died with the request costs one short
+   * attempt, not the whole budget.
    */
   idempotent?: boolean;
   /** Timeout of the first attempt of an idempotent request; defaults to the bus's. */
   attemptTimeoutMs?: number;
+  /**
+   * For a request that is idempotent only for a while (a refresh: the reuse interval): the retry
+   * must be handled within this long of the first attempt being sent. Its budget ends there, and
+   * when the first attempt leaves no room before it, the request is sent once with the whole budget.
+   */
+  retryWithinMs?: number;
 }
 
 export interface HandlerContext {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineEndpoint } from '@repo/contracts';
-import { DEADLINE_MARGIN_MS, handle, InProcessBus, NatsBus, type Bus, type BusLogger, type HandlerContext } from '../src/index.ts';
+import { DEADLINE_MARGIN_MS, handle, handlerDeadline, InProcessBus, NatsBus, type Bus, type BusLogger, type HandlerContext } from '../src/index.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const silent: BusLogger = { info() {}, warn() {}, error() {}, child: () => silent };
@@ -16,6 +16,8 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
     const inner = defineEndpoint(`budget${run}.inner.call`, Type.Object({}), Type.Object({ deadline: Type.Number(), reqId: Type.String() }));
     const flaky = defineEndpoint(`budget${run}.flaky.call`, Type.Object({ key: Type.String() }), Type.Object({ attempt: Type.Integer() }));
     const slow = defineEndpoint(`budget${run}.slow.call`, Type.Object({ ms: Type.Integer() }), Type.Object({ done: Type.Literal(true) }));
+    const lateRetry = defineEndpoint(`budget${run}.late.call`, Type.Object({ key: Type.String() }), Type.Object({ deadline: Type.Number() }));
+    const deadlines = defineEndpoint(`budget${run}.deadlines.call`, Type.Object({}), Type.Object({ ctx: Type.Number(), other: Type.Number() }));
     let bus: Bus;
     let innerRuns = 0;
     let slowStarted = 0;
@@ -32,9 +34,21 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
         }),
       ]);
       await bus.serve({ name: `budget-inner-${run}`, version: '1.0.0', log: silent }, [
+        handle(deadlines, async (_payload, ctx) => {
+          // After an await, as a handler's HTTP call would be.
+          await sleep(1);
+          return { ctx: ctx.deadline, other: handlerDeadline() ?? -1 };
+        }),
         handle(inner, async (_payload, ctx) => {
           innerRuns++;
           return { deadline: ctx.deadline, reqId: ctx.requestId ?? '' };
+        }),
+        // Like flaky, and tells the second attempt's deadline.
+        handle(lateRetry, async ({ key }, ctx) => {
+          const n = (attempts.get(key) ?? 0) + 1;
+          attempts.set(key, n);
+          if (n === 1) await sleep(60_000);
+          return { deadline: ctx.deadline };
         }),
         // The first attempt of each key never answers, like a request routed to a replica that died.
         handle(flaky, async ({ key }) => {
@@ -59,6 +73,12 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
       expect(reply.reqId).toBe('req-deadline');
     });
 
+    it("tells a handler's other calls (an HTTP API) when it must be done: its deadline minus the margin", async () => {
+      const reply = await bus.request(deadlines, {}, { timeoutMs: 3_000 });
+      expect(reply.other).toBe(reply.ctx - DEADLINE_MARGIN_MS);
+      expect(handlerDeadline()).toBeUndefined();
+    });
+
     it('does not send an inner request once the handler has no time left', async () => {
       const before = innerRuns;
       const started = Date.now();
@@ -73,6 +93,22 @@ function suite(name: string, makeBus: () => Promise<Bus>) {
       const reply = await bus.request(flaky, { key: `idem-${run}` }, { idempotent: true, attemptTimeoutMs: 300, timeoutMs: 5_000 });
       expect(reply.attempt).toBe(2);
       expect(Date.now() - started).toBeLessThan(2_500);
+    });
+
+    it('retries within retryWithinMs only: the retry ends with that window, and no room for one means one attempt', async () => {
+      const within = await bus.request(flaky, { key: `window-${run}` }, { idempotent: true, attemptTimeoutMs: 300, retryWithinMs: 3_000, timeoutMs: 5_000 });
+      expect(within.attempt).toBe(2);
+      // The first attempt (300 ms) fills the window (200 ms): sent once, with the whole budget.
+      const started = Date.now();
+      await expect(bus.request(flaky, { key: `no-room-${run}` }, { idempotent: true, attemptTimeoutMs: 300, retryWithinMs: 200, timeoutMs: 800 })).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(750);
+      expect(attempts.get(`no-room-${run}`)).toBe(1);
+    });
+
+    it("gives the retry a deadline at the end of retryWithinMs, so a handler reached later does not run it", async () => {
+      const started = Date.now();
+      const reply = await bus.request(lateRetry, { key: `late-${run}` }, { idempotent: true, attemptTimeoutMs: 300, retryWithinMs: 1_000, timeoutMs: 5_000 });
+      expect(reply.deadline).toBeLessThanOrEqual(started + 1_000 + 50);
     });
 
     it('does not retry a request that is not idempotent: it fails when its budget is spent', async () => {

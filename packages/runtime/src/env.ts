@@ -74,9 +74,24 @@ export const TokenVerificationEnv = {
   JWT_CLOCK_TOLERANCE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'accepted clock difference when checking exp, in seconds' }),
 } satisfies TProperties;
 
+/**
+ * The refresh-token reuse interval: token-service gives the previous refresh token the same pair
+ * back within it, and the gateway retries a refresh only while that holds. Both read it; set it
+ * the same for both.
+ */
+export const RefreshReuseEnv = {
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 60,
+    default: 10,
+    description: 'how long the previous refresh token still gets the same new pair back (retries, concurrent tabs); 0 disables, and the gateway then never retries a refresh',
+  }),
+} satisfies TProperties;
+
 /** token-service's token settings; the private keys are parsed by its config. */
 export const JwtEnv = {
   ...TokenVerificationEnv,
+  ...RefreshReuseEnv,
   JWT_PRIVATE_KEYS: Type.String({
     minLength: 1,
     description: 'JWK Set of Ed25519 signing keys, from `npm run keys:generate` (token-service only)',
@@ -84,12 +99,6 @@ export const JwtEnv = {
   JWT_SIGNING_KEY_ID: Type.Optional(Type.String({ minLength: 1, description: 'kid of the key that signs (default: the first private key of JWT_PRIVATE_KEYS)' })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 86_400, description: 'access token lifetime, default 24 h' }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 2_592_000, description: 'refresh token lifetime, default 30 days' }),
-  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: Type.Integer({
-    minimum: 0,
-    maximum: 60,
-    default: 10,
-    description: 'how long the previous refresh token still gets the same new pair back (retries, concurrent tabs); 0 disables',
-  }),
 } satisfies TProperties;
 
 export type JwtSettings = Static<TObject<typeof JwtEnv>>;

@@ -138,27 +138,49 @@ describe('RedisVerificationLimits over time', () => {
 
 function approvalSuite(name: string, log: VerificationLog) {
   describe(name, () => {
-    it('keeps an approval until tokens were issued, lets one caller at a time issue them, then knows the code as used', async () => {
+    const pair = (n: number) => ({ access_token: `a${n}`, refresh_token: `r${n}`, token_type: 'Bearer' as const });
+
+    it('lets one check of a code at a time run, keeps its approval until tokens were issued, then knows the code as used', async () => {
       const p = phone();
       await log.recordSent(p, 600);
       expect(await log.lastCode(p)).toBe('sent');
-      expect(await log.claimApproval(p, 'h1')).toBe('none');
-      // The caller that recorded the approval holds its claim.
+      expect(await log.claimCode(p, 'h1', 5_000)).toEqual({ state: 'claimed', approved: false, otherCodeKept: false });
+      // Held: by this code only, on this number only.
+      expect(await log.claimCode(p, 'h1', 5_000)).toEqual({ state: 'busy' });
+      expect(await log.claimCode(p, 'h2', 5_000)).toMatchObject({ state: 'claimed' });
+      expect(await log.claimCode(phone(), 'h1', 5_000)).toMatchObject({ state: 'claimed' });
+      // Twilio approved, tokens could not be issued: the retry claims it, once, and knows it is approved.
       await log.recordApproval(p, 'h1', 600);
-      expect(await log.claimApproval(p, 'h1')).toBe('busy');
-      expect(await log.claimApproval(p, 'h2')).toBe('none');
-      expect(await log.claimApproval(phone(), 'h1')).toBe('none');
-      // Tokens could not be issued: the retry claims it, once.
-      await log.releaseApproval(p, 'h1');
-      const claims = await Promise.all([log.claimApproval(p, 'h1'), log.claimApproval(p, 'h1'), log.claimApproval(p, 'h1')]);
-      expect(claims.sort()).toEqual(['busy', 'busy', 'claimed']);
+      await log.releaseClaim(p, 'h1');
+      const claims = await Promise.all([log.claimCode(p, 'h1', 5_000), log.claimCode(p, 'h1', 5_000), log.claimCode(p, 'h1', 5_000)]);
+      expect(claims.map((c) => c.state).sort()).toEqual(['busy', 'busy', 'claimed']);
+      expect(claims.find((c) => c.state === 'claimed')).toEqual({ state: 'claimed', approved: true, otherCodeKept: false });
       await log.markUsed(p, 'h1', 600);
-      expect(await log.claimApproval(p, 'h1')).toBe('none');
+      expect(await log.claimCode(p, 'h1', 5_000)).toEqual({ state: 'claimed', approved: false, otherCodeKept: false });
       expect(await log.lastCode(p)).toBe('used');
       expect(await log.wasSent(p)).toBe(true);
       await log.recordSent(p, 600);
       expect(await log.lastCode(p)).toBe('sent');
       expect(await log.lastCode(phone())).toBeUndefined();
+    });
+
+    it('keeps the issued pair for a retry of the same code, for its keep time only; another code only learns that one is kept', async () => {
+      const p = phone();
+      expect(await log.claimCode(p, 'h1', 5_000)).toMatchObject({ state: 'claimed' });
+      await log.recordApproval(p, 'h1', 600);
+      await log.markUsed(p, 'h1', 600, { pair: pair(1), issuedAt: 1_234, keepSeconds: 2 });
+      expect(await log.claimCode(p, 'h1', 5_000)).toEqual({ state: 'issued', pair: pair(1), issuedAt: 1_234 });
+      expect(await log.claimCode(p, 'h2', 5_000)).toEqual({ state: 'claimed', approved: false, otherCodeKept: true });
+      await new Promise((r) => setTimeout(r, 2_100));
+      expect(await log.claimCode(p, 'h1', 5_000)).toEqual({ state: 'claimed', approved: false, otherCodeKept: false });
+    });
+
+    it('frees the claim of a check that died once its time is over', async () => {
+      const p = phone();
+      // (That it is held until then is shown above, with claims that outlive the test.)
+      expect(await log.claimCode(p, 'h1', 300)).toMatchObject({ state: 'claimed' });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await log.claimCode(p, 'h1', 5_000)).toMatchObject({ state: 'claimed' });
     });
   });
 }

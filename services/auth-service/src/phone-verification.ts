@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, maskPhoneNumber, phoneNumberCountry, TokenSubjects, type TokenPair } from '@repo/contracts';
-import type { Bus, HandlerContext } from '@repo/bus';
-import type { GuessPolicy, VerificationLimits, VerificationLog } from '@repo/stores';
+import { DEADLINE_MARGIN_MS, type Bus, type HandlerContext } from '@repo/bus';
+import type { CodeClaim, GuessPolicy, VerificationLimits, VerificationLog } from '@repo/stores';
 import type { VerificationPolicy } from './config.ts';
 import { NothingPendingError, type Channel, type VerifyProvider } from './twilio-verify.ts';
 
@@ -14,6 +15,16 @@ const TWILIO_CHECKS_PER_CODE = 5;
 const TWILIO_CODE_TTL_SECONDS = 10 * 60;
 const TEST_CODE_GUESSES: GuessPolicy = { maxWrongCodes: TWILIO_CHECKS_PER_CODE, windowSeconds: TWILIO_CODE_TTL_SECONDS };
 const testCodeKey = (phone: string) => `${phone}:test-code`;
+// An issued pair is kept this long, for a retry of its code whose answer was lost on the way.
+const ISSUED_PAIR_KEEP_SECONDS = 30;
+// A claim outlives its request's deadline by this much: the request's last writes may come late.
+const CLAIM_AFTER_DEADLINE_MS = 1_000;
+const MAX_CLAIM_MS = 30_000;
+// How often a check looks again at a code a concurrent check of it holds.
+const CLAIM_POLL_MS = 50;
+
+// Refusals that spend the guessing budgets although they are no wrong code (see approve).
+const guesses = new WeakSet<AppError>();
 
 export interface PhoneVerificationDeps {
   provider: VerifyProvider;
@@ -56,35 +67,52 @@ export class PhoneVerification {
 
   async check(phone: string, code: string, ctx: HandlerContext): Promise<TokenPair> {
     const { log, limits, policy, bus } = this.deps;
+    const startedAt = Date.now();
     // Each budget is spent before the check runs, so concurrent guesses cannot overrun it.
     await this.reserveGuess(phone, phone, policy.guesses, 'VERIFICATION_LOCKED', ctx);
     const counted = [phone];
     const hash = codeHash(phone, code);
-    let holdsApproval = false;
+    let holdsClaim = false;
     let tokens: TokenPair;
     try {
       const testCode = this.deps.testPhoneNumbers.get(phone);
+      let approved: boolean;
       if (testCode !== undefined) {
         // Twilio's per-code limit, for the fixed code of a test number.
         await this.reserveGuess(phone, testCodeKey(phone), TEST_CODE_GUESSES, 'VERIFICATION_MAX_ATTEMPTS', ctx);
         counted.push(testCodeKey(phone));
+        approved = sameCode(testCode, code);
+      } else {
+        const claim = await this.claimCode(phone, hash, startedAt, ctx);
+        if (claim.state === 'issued') {
+          // This code's tokens were issued before this check began: its answer was lost on the way
+          // (auth-service -> gateway -> client). The same pair again; not a guess.
+          ctx.log.info({ phone: maskPhoneNumber(phone) }, 'verification retried after its tokens were issued: same pair');
+          await this.giveBackChecks(counted, ctx);
+          return claim.pair;
+        }
+        holdsClaim = true;
+        approved = claim.approved || (await this.approve(phone, code, hash, claim.otherCodeKept));
       }
-      const approved = testCode !== undefined ? sameCode(testCode, code) : await this.approve(phone, code, hash);
-      holdsApproval = approved && testCode === undefined;
       ctx.log.info({ phone: maskPhoneNumber(phone), approved }, 'verification checked');
       if (!approved) throw new AppError('INVALID_VERIFICATION_CODE');
       tokens = await bus.request(TokenSubjects.issuePair, { phone_number: phone }, { requestId: ctx.requestId });
     } catch (err) {
-      // Only a wrong code spends the guessing budgets; a right code whose tokens failed keeps its
+      // Only a guess spends the guessing budgets; a right code whose tokens failed keeps its
       // approval, and the retry with it issues tokens without asking Twilio again.
-      const wrong = err instanceof AppError && err.code === 'INVALID_VERIFICATION_CODE';
-      if (holdsApproval) await log.releaseApproval(phone, hash).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not release an approval'));
-      if (!wrong) {
-        for (const key of counted) await limits.releaseCheck(key).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a check'));
-      }
+      if (holdsClaim) await this.releaseClaim(phone, hash, ctx);
+      if (!(err instanceof AppError && (err.code === 'INVALID_VERIFICATION_CODE' || guesses.has(err)))) await this.giveBackChecks(counted, ctx);
       throw err;
     }
-    await log.markUsed(phone, hash, SENT_RECORD_TTL_SECONDS);
+    try {
+      await log.markUsed(phone, hash, SENT_RECORD_TTL_SECONDS, holdsClaim ? { pair: tokens, issuedAt: Date.now(), keepSeconds: ISSUED_PAIR_KEEP_SECONDS } : undefined);
+    } catch (err) {
+      // The pair is lost with this answer, but the approval is still on record: freed at once, the
+      // user's retry issues tokens (instead of 409 until this claim expires).
+      if (holdsClaim) await this.releaseClaim(phone, hash, ctx);
+      await this.giveBackChecks(counted, ctx);
+      throw err;
+    }
     for (const key of counted) await limits.resetChecks(key);
     return tokens;
   }
@@ -96,15 +124,40 @@ export class PhoneVerification {
     throw new AppError(refusal, undefined, { retryAfter: reservation.retryAfterSeconds });
   }
 
+  private async giveBackChecks(counted: string[], ctx: HandlerContext): Promise<void> {
+    for (const key of counted) await this.deps.limits.releaseCheck(key).catch((err: unknown) => ctx.log.warn({ err }, 'could not give back a check'));
+  }
+
+  private async releaseClaim(phone: string, hash: string, ctx: HandlerContext): Promise<void> {
+    await this.deps.log.releaseClaim(phone, hash).catch((err: unknown) => ctx.log.warn({ err }, 'could not release a verification claim; it expires with its request'));
+  }
+
   /**
-   * true when the code is approved and this caller holds the claim to issue its tokens. Twilio is
-   * asked unless an approval of this very code is on record (a retry after tokens could not be
-   * issued); a code being traded by a concurrent check is VERIFICATION_ALREADY_USED, so one code
-   * logs in once.
+   * Takes the code's claim, so this check alone asks Twilio and issues its tokens. While a
+   * concurrent check of the same code holds it, waits for its outcome (within this request's
+   * time): tokens issued meanwhile, or still held at the end, make this one
+   * VERIFICATION_ALREADY_USED, so one code logs in once; a claim released without tokens is ours.
+   * The claim lasts as long as this request, so a check that died frees it when its caller gave up.
    */
-  private async approve(phone: string, code: string, hash: string): Promise<boolean> {
+  private async claimCode(phone: string, hash: string, startedAt: number, ctx: HandlerContext): Promise<Exclude<CodeClaim, { state: 'busy' }>> {
+    for (;;) {
+      const claimMs = Math.min(MAX_CLAIM_MS, Math.max(0, ctx.deadline - Date.now()) + CLAIM_AFTER_DEADLINE_MS);
+      const claim = await this.deps.log.claimCode(phone, hash, claimMs);
+      if (claim.state === 'claimed') return claim;
+      if (claim.state === 'issued') {
+        // Issued before this check began (the same millisecond counts): a retry. Issued while it
+        // ran: it was a concurrent check of the code, which logs in once.
+        if (claim.issuedAt <= startedAt) return claim;
+        throw new AppError('VERIFICATION_ALREADY_USED');
+      }
+      if (Date.now() + CLAIM_POLL_MS >= ctx.deadline - DEADLINE_MARGIN_MS) throw new AppError('VERIFICATION_ALREADY_USED');
+      await sleep(CLAIM_POLL_MS);
+    }
+  }
+
+  /** Asks Twilio; the caller holds the code's claim. true when approved (and recorded for a retry). */
+  private async approve(phone: string, code: string, hash: string, otherCodeKept: boolean): Promise<boolean> {
     const { log, provider } = this.deps;
-    if (await this.claimRecordedApproval(phone, hash)) return true;
     try {
       if (!(await provider.check(phone, code))) {
         await log.recordWrongCode(phone);
@@ -112,11 +165,13 @@ export class PhoneVerification {
       }
     } catch (err) {
       if (!(err instanceof NothingPendingError)) throw err;
-      // Twilio has nothing pending: approved meanwhile by a concurrent check of this code, deleted
-      // after too many wrong codes, expired, never sent, or already traded.
-      if (await this.claimRecordedApproval(phone, hash)) return true;
-      throw new AppError(await this.whyNothingPending(phone));
+      // Twilio has nothing pending: deleted after too many wrong codes, expired, never sent, or traded.
+      const why = new AppError(await this.whyNothingPending(phone));
+      // Just after a login its pair is kept, and the right code would fetch it: any other code is a guess.
+      if (why.code === 'VERIFICATION_ALREADY_USED' && otherCodeKept) guesses.add(why);
+      throw why;
     }
+    // Redis failing right here loses the code (Twilio spent it, nothing on record): a known limit.
     await log.recordApproval(phone, hash, APPROVAL_TTL_SECONDS);
     return true;
   }
@@ -127,12 +182,6 @@ export class PhoneVerification {
     if (last === 'used') return 'VERIFICATION_ALREADY_USED';
     if (last === undefined) return 'VERIFICATION_NOT_FOUND';
     return (await log.wrongCodes(phone)) >= TWILIO_CHECKS_PER_CODE ? 'VERIFICATION_MAX_ATTEMPTS' : 'VERIFICATION_EXPIRED';
-  }
-
-  private async claimRecordedApproval(phone: string, hash: string): Promise<boolean> {
-    const claim = await this.deps.log.claimApproval(phone, hash);
-    if (claim === 'busy') throw new AppError('VERIFICATION_ALREADY_USED');
-    return claim === 'claimed';
   }
 
   private assertCountryAllowed(phone: string, ctx: HandlerContext): void {

@@ -4,9 +4,18 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
-import { AuthSubjects, type AppError } from '@repo/contracts';
+import { AppError, AuthSubjects } from '@repo/contracts';
 import { ConfigError, createRedis, JwtEnv, parseEnv, waitForRedis } from '@repo/runtime';
-import { MemorySessionStore, MemoryVerificationLimits, RedisVerificationLimits, RedisVerificationLog, type VerificationLimits } from '@repo/stores';
+import {
+  MemorySessionStore,
+  MemoryVerificationLimits,
+  RedisVerificationLimits,
+  RedisVerificationLog,
+  type CodeClaim,
+  type IssuedPair,
+  type VerificationLimits,
+  type VerificationLog,
+} from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 import { AuthEnv, buildAuthService } from '../src/app.ts';
@@ -56,16 +65,24 @@ interface StartOptions {
   now?: () => number;
   /** Default: the Redis store. */
   limits?: VerificationLimits;
+  /** Default: the Redis log, in the service's namespace. */
+  log?: VerificationLog;
 }
 
 /** auth-service configured from env as in production, on its own bus and its own Redis namespace. */
-async function startAuth({ env = {}, withTokenService = true, now, limits }: StartOptions = {}) {
-  const bus = new InProcessBus(5_000);
+/** A Redis client of its own namespace, made the way the services make theirs. */
+async function namespacedRedis() {
   const redis = createRedis(REDIS_URL, `${prefix}${randomUUID()}:`, quiet);
   clients.push(redis);
   await waitForRedis(redis);
+  return redis;
+}
+
+async function startAuth({ env = {}, withTokenService = true, now, limits, log }: StartOptions = {}) {
+  const bus = new InProcessBus(5_000);
+  const redis = await namespacedRedis();
   const settings = resolveAuthSettings(parseEnv(AuthEnv, { TWILIO_VERIFY_BASE_URL: emulator.url, ...env }));
-  const auth = await buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: limits ?? new RedisVerificationLimits(redis, now) });
+  const auth = await buildAuthService({ settings, bus, verificationLog: log ?? new RedisVerificationLog(redis), limits: limits ?? new RedisVerificationLimits(redis, now) });
   await auth.ready();
   closers.push(() => auth.close());
   if (withTokenService) closers.push(await startTokenService(bus).then((t) => () => t.close()));
@@ -229,7 +246,7 @@ describe('test phone numbers', () => {
 });
 
 describe('a code approved by Twilio whose tokens could not be issued', () => {
-  it('is not lost: the retry with the same code issues tokens without Twilio; after that it is VERIFICATION_ALREADY_USED', async () => {
+  it('is not lost: the retry with the same code issues tokens without Twilio; after that the same code gets the same pair, another is VERIFICATION_ALREADY_USED', async () => {
     const auth = await startAuth({ withTokenService: false });
     const phone = newPhone();
     await auth.send(phone);
@@ -241,9 +258,10 @@ describe('a code approved by Twilio whose tokens could not be issued', () => {
       const result = await auth.check(phone, code);
       expect(result.phone_number).toBe(phone);
       expect(result.tokens.token_type).toBe('Bearer');
-      // Traded: the same code again, or any other, is "already used" (409), not "expired" (410).
-      expect(await failure(auth.check(phone, code))).toMatchObject({ code: 'VERIFICATION_ALREADY_USED', statusCode: 409 });
-      expect(await failure(auth.check(phone, wrongFor(code)))).toMatchObject({ code: 'VERIFICATION_ALREADY_USED' });
+      // Traded: the same code again gets the same pair (its answer may have been lost); any other
+      // code is "already used" (409), not "expired" (410).
+      expect(await auth.check(phone, code)).toEqual(result);
+      expect(await failure(auth.check(phone, wrongFor(code)))).toMatchObject({ code: 'VERIFICATION_ALREADY_USED', statusCode: 409 });
     } finally {
       await tokens.close();
     }
@@ -269,9 +287,105 @@ describe('one code checked many times at once', () => {
     const code = await outboxCode(phone);
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.check(phone, code)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of results) {
-      if (r.status === 'rejected') expect(['VERIFICATION_ALREADY_USED', 'VERIFICATION_EXPIRED']).toContain((r.reason as AppError).code);
-    }
+    const refusals = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as AppError).code] : []));
+    expect(refusals).toEqual(Array.from({ length: 9 }, () => 'VERIFICATION_ALREADY_USED'));
+  });
+
+  it('answers VERIFICATION_ALREADY_USED, not expired, also when the winner records its approval late', async () => {
+    const log = new HookedLog(await namespacedRedis());
+    const auth = await startAuth({ log });
+    const phone = newPhone();
+    await auth.send(phone);
+    const code = await outboxCode(phone);
+    // The check Twilio approves records it only once the 9 others are either done (had they asked
+    // Twilio, it answered them "nothing pending" meanwhile) or waiting on it.
+    let parked = 0;
+    let allParked!: () => void;
+    const losersParked = new Promise<void>((resolve) => (allParked = resolve));
+    const park = () => {
+      if (++parked === 9) allParked();
+    };
+    log.onBusy = park;
+    log.beforeApproval = async () => {
+      log.beforeApproval = undefined;
+      await losersParked;
+    };
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.check(phone, code).finally(park)));
+    log.onBusy = undefined;
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refusals = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as AppError).code] : []));
+    expect(refusals).toEqual(Array.from({ length: 9 }, () => 'VERIFICATION_ALREADY_USED'));
+  });
+});
+
+/** The Redis verification log, with hooks to fail or hold up its writes and to watch claims. */
+class HookedLog extends RedisVerificationLog {
+  around: ((markUsed: () => Promise<void>, issued: IssuedPair | undefined) => Promise<void>) | undefined;
+  beforeApproval: (() => Promise<void>) | undefined;
+  onBusy: (() => void) | undefined;
+
+  override markUsed(phone: string, codeHash: string, ttlSeconds: number, issued?: IssuedPair): Promise<void> {
+    const markUsed = () => super.markUsed(phone, codeHash, ttlSeconds, issued);
+    return this.around ? this.around(markUsed, issued) : markUsed();
+  }
+
+  override async recordApproval(phone: string, codeHash: string, ttlSeconds: number): Promise<void> {
+    await this.beforeApproval?.();
+    return super.recordApproval(phone, codeHash, ttlSeconds);
+  }
+
+  override async claimCode(phone: string, codeHash: string, claimMs: number): Promise<CodeClaim> {
+    const claim = await super.claimCode(phone, codeHash, claimMs);
+    if (claim.state === 'busy') this.onBusy?.();
+    return claim;
+  }
+}
+
+describe('a code whose tokens were issued but whose answer did not get through', () => {
+  it('is not lost when the code cannot be marked used: the retry logs in, not 409', async () => {
+    const log = new HookedLog(await namespacedRedis());
+    const auth = await startAuth({ log });
+    const phone = newPhone();
+    await auth.send(phone);
+    const code = await outboxCode(phone);
+    log.around = async () => {
+      log.around = undefined;
+      throw new AppError('STORE_UNAVAILABLE', undefined, { retryAfter: 1 });
+    };
+    expect(await failure(auth.check(phone, code))).toMatchObject({ code: 'STORE_UNAVAILABLE', statusCode: 503 });
+    // Its approval is still on record and the failed check freed the code: tokens, not 409.
+    expect((await auth.check(phone, code)).phone_number).toBe(phone);
+  });
+
+  it('gives a retry of the same code the same pair, for a short while; other codes meanwhile are guesses', async () => {
+    const log = new HookedLog(await namespacedRedis());
+    const auth = await startAuth({ log, env: { VERIFICATION_MAX_WRONG_CODES: '2' } });
+    const phone = newPhone();
+    await auth.send(phone);
+    const code = await outboxCode(phone);
+    // The first check's answer is held up after its tokens were issued and recorded, as if the
+    // reply to the gateway were lost; the client sends the code again.
+    let issued: IssuedPair | undefined;
+    let recorded!: () => void;
+    const wasRecorded = new Promise<void>((resolve) => (recorded = resolve));
+    let deliver!: () => void;
+    const delivered = new Promise<void>((resolve) => (deliver = resolve));
+    log.around = async (markUsed, pair) => {
+      log.around = undefined;
+      await markUsed();
+      issued = pair;
+      recorded();
+      await delivered;
+    };
+    const first = auth.check(phone, code);
+    await wasRecorded;
+    const retried = await auth.check(phone, code);
+    deliver();
+    expect(retried.tokens).toEqual(issued?.pair);
+    expect(await first).toEqual(retried);
+    // The kept pair is for that code only; guessing at it spends the number's wrong-code budget.
+    for (let i = 0; i < 2; i++) expect(await failure(auth.check(phone, wrongFor(code)))).toMatchObject({ code: 'VERIFICATION_ALREADY_USED' });
+    expect(await failure(auth.check(phone, code))).toMatchObject({ code: 'VERIFICATION_LOCKED' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { trustProxyOption } from './trust-proxy.ts';
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonEnv, LogLevel, NodeEnv, Port, TokenVerificationEnv, parseEnv } from '@repo/runtime';
+import { CommonEnv, LogLevel, NodeEnv, Port, RefreshReuseEnv, TokenVerificationEnv, parseEnv } from '@repo/runtime';
 
 export const SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR = 30;
 
@@ -9,6 +9,8 @@ export const GatewayEnv = Type.Object({
   NODE_ENV: NodeEnv,
   LOG_LEVEL: LogLevel,
   ...TokenVerificationEnv,
+  // token-service's: a refresh is retried only while a retry still gets the same pair back.
+  ...RefreshReuseEnv,
   BUS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'how long the gateway waits for a service, in ms' }),
   RATE_LIMIT_PER_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 120, description: 'requests per minute per client IP' }),
   SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: Type.Integer({ minimum: 1, default: 10, description: 'codes sent to one phone number per hour' }),

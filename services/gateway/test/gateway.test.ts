@@ -1,7 +1,7 @@
 import { createHmac, createPrivateKey, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { InProcessBus } from '@repo/bus';
+import { handle, InProcessBus } from '@repo/bus';
 import { TokenSubjects } from '@repo/contracts';
 import { MemorySessionStore, RedisSessionMirror, RedisSessionStore } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
@@ -17,7 +17,7 @@ const jwt = {
   REFRESH_TOKEN_TTL_SECONDS: 3600,
   REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
 };
-const settings = { ...verification, NODE_ENV: 'test' as const, LOG_LEVEL: 'silent', BUS_TIMEOUT_MS: 2_000, TRUST_PROXY: false, RATE_LIMIT_PER_IP_PER_MINUTE: 1_000, SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3 };
+const settings = { ...verification, NODE_ENV: 'test' as const, LOG_LEVEL: 'silent', REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10, BUS_TIMEOUT_MS: 2_000, TRUST_PROXY: false, RATE_LIMIT_PER_IP_PER_MINUTE: 1_000, SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3 };
 const PHONE = '+14155552671';
 
 const bus = new InProcessBus();
@@ -183,7 +183,77 @@ describe('protected routes', () => {
   });
 });
 
+/** Sessions whose next refresh rotates at once but answers late, as when the reply is lost on the way. */
+class SlowRotation extends MemorySessionStore {
+  rotations = 0;
+  holdNextMs = 0;
+
+  override async rotateRefresh(...args: Parameters<MemorySessionStore['rotateRefresh']>): ReturnType<MemorySessionStore['rotateRefresh']> {
+    const result = await super.rotateRefresh(...args);
+    this.rotations++;
+    const hold = this.holdNextMs;
+    this.holdNextMs = 0;
+    if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+    return result;
+  }
+}
+
+describe('a refresh whose first attempt answers late', () => {
+  // A short first attempt, so the late answer (1 s) outlasts it; the budget (5 s) does not run out.
+  async function system(reuseIntervalSeconds: number) {
+    const slowBus = new InProcessBus({ attemptTimeoutMs: 300, requestTimeoutMs: 5_000 });
+    const slowSessions = new SlowRotation();
+    const tokens = await buildTokenService({ jwt: { ...jwt, REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: reuseIntervalSeconds }, bus: slowBus, sessions: slowSessions });
+    const gateway = await buildGateway({ settings: { ...settings, REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: reuseIntervalSeconds }, bus: slowBus, sessions: slowSessions });
+    await tokens.ready();
+    const pair = await slowBus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+    slowSessions.holdNextMs = 1_000;
+    const res = await gateway.inject({ method: 'POST', url: '/api/auth/refresh', headers: bearer(pair.refresh_token) });
+    await gateway.close();
+    await tokens.close();
+    return { res, rotations: slowSessions.rotations };
+  }
+
+  it('is retried within the reuse interval: the retry gets the same pair', async () => {
+    const { res, rotations } = await system(10);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(rotations).toBe(2);
+  });
+
+  it('is not retried when the reuse interval is 0 (a retry would log the user out): the late answer is the answer', async () => {
+    const { res, rotations } = await system(0);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(rotations).toBe(1);
+  });
+});
+
 describe('when token-service cannot answer', () => {
+  it('fetches the verification keys again when the first attempt went to a replica that died', async () => {
+    const keysBus = new InProcessBus({ attemptTimeoutMs: 300, requestTimeoutMs: 5_000 });
+    let wake!: () => void;
+    const never = new Promise<never>((_, reject) => (wake = () => reject(new Error('the test is over'))));
+    never.catch(() => undefined);
+    // Registered first, so the first request goes to it; the live token-service takes the retry.
+    const silentLog = { info() {}, warn() {}, error() {}, child: () => silentLog };
+    const dead = await keysBus.serve({ name: 'dead-token-service', version: '1.0.0', log: silentLog }, [handle(TokenSubjects.publicKeys, () => never)]);
+    const tokens = await buildTokenService({ jwt, bus: keysBus, sessions });
+    const gateway = await buildGateway({ settings, bus: keysBus, sessions });
+    try {
+      await tokens.ready();
+      const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });
+      const started = Date.now();
+      const res = await gateway.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(pair.access_token) });
+      expect(res.statusCode, res.body).toBe(200);
+      // One short attempt lost, not the whole budget.
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      wake();
+      await gateway.close();
+      await tokens.close();
+      await dead.stop();
+    }
+  });
+
   it('answers protected routes 503 fast while the verification keys were never loaded', async () => {
     const gateway = await buildGateway({ settings, bus: new InProcessBus(), sessions });
     const pair = await bus.request(TokenSubjects.issuePair, { phone_number: PHONE });

@@ -34,7 +34,7 @@ export async function buildPlaidService(deps: PlaidServiceDeps) {
   }
   const plaid = deps.plaid ?? createPlaidClient(deps.settings);
   const now = deps.now ?? Date.now;
-  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid(() => plaid.webhookVerificationKeyGet({ key_id: kid }))).key, {
+  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid({ timeoutMs: deps.settings.timeoutMs }, (options) => plaid.webhookVerificationKeyGet({ key_id: kid }, options))).key, {
     replays: deps.webhookReplays,
     now,
   });

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountryCode, PlaidApi, Products } from 'plaid';
-import type { HandlerContext } from '@repo/bus';
+import { DEADLINE_MARGIN_MS, type HandlerContext } from '@repo/bus';
 import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type ItemAttention, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
 import type { PlaidItemHealth, PlaidItemRecord, PlaidStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
-import { callPlaid } from './plaid-client.ts';
+import { callPlaid, plaidCallOptions, type PlaidCallOptions } from './plaid-client.ts';
 import { mapPlaidError, plaidErrorOf } from './plaid-errors.ts';
 import type { TokenCipher } from './token-cipher.ts';
 import { syncTransactions, toAccount, type SyncOutcome } from './transactions-sync.ts';
@@ -17,6 +17,8 @@ type Res<K extends keyof typeof PlaidSubjects> = EndpointResponse<(typeof PlaidS
 /** Seconds a client should wait before asking again for transactions that are not ready. */
 const NOT_READY_RETRY_AFTER = 5;
 const SYNC_PAGE_SIZE = 500;
+// Kept back from signup's wait for what comes after it (the accounts, a page of transactions).
+const SIGNUP_ANSWER_MS = 500;
 const TRANSACTION_WEBHOOKS = new Set(['SYNC_UPDATES_AVAILABLE', 'INITIAL_UPDATE', 'HISTORICAL_UPDATE', 'DEFAULT_UPDATE', 'TRANSACTIONS_REMOVED']);
 const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED', 'LOGIN_REPAIRED']);
 
@@ -41,16 +43,19 @@ export class LinkedBanks {
 
   async createLinkToken({ user }: Req<'createLinkToken'>): Promise<Res<'createLinkToken'>> {
     const { settings, plaid } = this.deps;
-    const data = await callPlaid(() =>
-      plaid.linkTokenCreate({
-        client_name: settings.clientName,
-        language: settings.language,
-        country_codes: settings.countryCodes as CountryCode[],
-        user: { client_user_id: this.clientUserId(user) },
-        products: ['transactions' as Products],
-        transactions: { days_requested: settings.transactionsDays },
-        ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}),
-      }),
+    const data = await this.callPlaid((options) =>
+      plaid.linkTokenCreate(
+        {
+          client_name: settings.clientName,
+          language: settings.language,
+          country_codes: settings.countryCodes as CountryCode[],
+          user: { client_user_id: this.clientUserId(user) },
+          products: ['transactions' as Products],
+          transactions: { days_requested: settings.transactionsDays },
+          ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}),
+        },
+        options,
+      ),
     );
     return { link_token: data.link_token, expiration: data.expiration };
   }
@@ -58,26 +63,30 @@ export class LinkedBanks {
   async createSandboxPublicToken({ institution_id }: Req<'createSandboxPublicToken'>): Promise<Res<'createSandboxPublicToken'>> {
     const { settings, plaid } = this.deps;
     if (settings.env !== 'sandbox') throw new AppError('PLAID_SANDBOX_ONLY');
-    const data = await callPlaid(() =>
-      plaid.sandboxPublicTokenCreate({
-        institution_id: institution_id ?? settings.sandboxInstitutionId,
-        initial_products: ['transactions' as Products],
-        // As a Link token asks (transactions.days_requested), or Plaid pulls 90 days only.
-        options: { transactions: { days_requested: settings.transactionsDays }, ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}) },
-      }),
+    const data = await this.callPlaid((options) =>
+      plaid.sandboxPublicTokenCreate(
+        {
+          institution_id: institution_id ?? settings.sandboxInstitutionId,
+          initial_products: ['transactions' as Products],
+          // As a Link token asks (transactions.days_requested), or Plaid pulls 90 days only.
+          options: { transactions: { days_requested: settings.transactionsDays }, ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}) },
+        },
+        options,
+      ),
     );
     return { public_token: data.public_token };
   }
 
-  async exchangePublicToken({ user, public_token }: Req<'exchangePublicToken'>, ctx: HandlerContext): Promise<Res<'exchangePublicToken'>> {
+  /** `bestEffortUntil`: the steps that may fail (the accounts, the first sync) end by then (signup keeps time for its own). */
+  async exchangePublicToken({ user, public_token }: Req<'exchangePublicToken'>, ctx: HandlerContext, bestEffortUntil?: number): Promise<Res<'exchangePublicToken'>> {
     const { plaid, store, cipher } = this.deps;
-    const exchanged = await callPlaid(() => plaid.itemPublicTokenExchange({ public_token }));
+    const exchanged = await this.callPlaid((options) => plaid.itemPublicTokenExchange({ public_token }, options));
     const itemId = exchanged.item_id;
     const accessToken = exchanged.access_token;
     let accounts: PlaidAccount[] = [];
     let institution: { institution_id: string | null; institution_name: string | null } = { institution_id: null, institution_name: null };
     try {
-      const data = await callPlaid(() => plaid.accountsGet({ access_token: accessToken }));
+      const data = await this.callPlaid((options) => plaid.accountsGet({ access_token: accessToken }, options), bestEffortUntil);
       accounts = data.accounts.map((a) => toAccount(a, itemId));
       institution = { institution_id: data.item.institution_id ?? null, institution_name: data.item.institution_name ?? null };
     } catch (err) {
@@ -94,7 +103,7 @@ export class LinkedBanks {
     await store.addItem(record, accounts);
     ctx.log.info({ user: maskPhoneNumber(user), item_id: itemId, institution_id: record.institution_id }, 'bank item linked');
     // The first /transactions/sync call also subscribes the item to SYNC_UPDATES_AVAILABLE webhooks.
-    await this.trySync(itemId, ctx);
+    await this.trySync(itemId, ctx, bestEffortUntil);
     return { item_id: itemId, institution_id: record.institution_id, institution_name: record.institution_name, created_at: record.created_at, accounts };
   }
 
@@ -142,24 +151,30 @@ export class LinkedBanks {
     };
   }
 
-  /** Link and first read in one call: waits (bounded) for Plaid's first pull, as Plaid advises. */
+  /**
+   * Link and first read in one call: waits (bounded) for Plaid's first pull, as Plaid advises. The
+   * wait is PLAID_SIGNUP_WAIT_MS, but ends in time to answer before the caller's deadline: a
+   * signup that runs out of time answers not_ready (the item is linked), never a timeout.
+   */
   async completeSignup({ user, public_token }: Req<'completeSignup'>, ctx: HandlerContext): Promise<Res<'completeSignup'>> {
-    const linked = await this.exchangePublicToken({ user, public_token }, ctx);
+    const answerBy = ctx.deadline - DEADLINE_MARGIN_MS - SIGNUP_ANSWER_MS;
+    const linked = await this.exchangePublicToken({ user, public_token }, ctx, answerBy);
     const item: PlaidItem = {
       item_id: linked.item_id,
       institution_id: linked.institution_id,
       institution_name: linked.institution_name,
       created_at: linked.created_at,
     };
-    const deadline = this.deps.now() + this.deps.settings.signupWaitMs;
+    // Wall-clock time, as the deadline is (deps.now may be a test's clock).
+    const waitUntil = Math.min(Date.now() + this.deps.settings.signupWaitMs, answerBy);
     let delay = 250;
     let ready = (await this.deps.store.getItem(item.item_id))?.transactions_ready ?? false;
-    while (!ready && this.deps.now() + delay <= deadline) {
+    while (!ready && Date.now() + delay <= waitUntil) {
       await sleep(delay);
       delay = Math.min(delay * 2, 2_000);
-      ready = (await this.trySync(item.item_id, ctx))?.status === 'ready';
+      ready = (await this.trySync(item.item_id, ctx, waitUntil))?.status === 'ready';
     }
-    const accounts = linked.accounts.length > 0 ? linked.accounts : await this.accountsOf((await this.deps.store.getItem(item.item_id))!, ctx);
+    const accounts = linked.accounts.length > 0 ? linked.accounts : await this.accountsAfterLink(item.item_id, ctx);
     if (!ready) {
       ctx.log.info({ item_id: item.item_id }, 'signup: transactions not ready yet');
       return {
@@ -188,7 +203,7 @@ export class LinkedBanks {
     // An item in error can always be removed.
     const [item] = await this.itemsOf(user, item_id, { evenInError: true });
     try {
-      await callPlaid(() => this.deps.plaid.itemRemove({ access_token: this.accessToken(item!) }));
+      await this.callPlaid((options) => this.deps.plaid.itemRemove({ access_token: this.accessToken(item!) }, options));
     } catch (err) {
       // Gone at Plaid already: finish the job here. Anything else: keep the token so a retry can.
       if (!(err instanceof AppError && err.code === 'PLAID_ITEM_NOT_FOUND')) throw err;
@@ -276,12 +291,18 @@ export class LinkedBanks {
     return { received: true, action: 'item_updated' };
   }
 
-  /** Fetches Plaid's changes since the item's stored cursor into the store; an item error Plaid answers is kept on the item. */
-  async sync(item: PlaidItemRecord): Promise<SyncOutcome> {
+  /**
+   * Fetches Plaid's changes since the item's stored cursor into the store; an item error Plaid
+   * answers is kept on the item. Every page is asked for within PLAID_TIMEOUT_MS, `until` and the
+   * bus caller's deadline: a loop cut short stores nothing (the next sync starts it again).
+   */
+  async sync(item: PlaidItemRecord, until?: number): Promise<SyncOutcome> {
     const accessToken = this.accessToken(item);
     try {
       return await syncTransactions(this.deps.store, item, (cursor) =>
-        this.deps.plaid.transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) }).then((r) => r.data),
+        this.deps.plaid
+          .transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) }, plaidCallOptions(this.deps.settings.timeoutMs, until))
+          .then((r) => r.data),
       );
     } catch (err) {
       const code = plaidErrorOf(err)?.error_code;
@@ -293,10 +314,10 @@ export class LinkedBanks {
   }
 
   /** A sync whose failure is logged, not thrown: for reads that can do without it. */
-  private async trySync(itemId: string, ctx: HandlerContext): Promise<SyncOutcome | undefined> {
+  private async trySync(itemId: string, ctx: HandlerContext, until?: number): Promise<SyncOutcome | undefined> {
     try {
       const item = await this.deps.store.getItem(itemId);
-      return item ? await this.sync(item) : undefined;
+      return item ? await this.sync(item, until) : undefined;
     } catch (err) {
       ctx.log.warn({ err, item_id: itemId }, 'transactions sync failed');
       return undefined;
@@ -331,11 +352,28 @@ export class LinkedBanks {
   private async accountsOf(item: PlaidItemRecord, ctx: HandlerContext): Promise<PlaidAccount[]> {
     const cached = await this.deps.store.getAccounts(item.item_id);
     if (cached && cached.length > 0) return cached;
-    const data = await callPlaid(() => this.deps.plaid.accountsGet({ access_token: this.accessToken(item) }));
+    const data = await this.callPlaid((options) => this.deps.plaid.accountsGet({ access_token: this.accessToken(item) }, options));
     const accounts = data.accounts.map((a) => toAccount(a, item.item_id));
     await this.deps.store.saveAccounts(item.item_id, accounts);
     ctx.log.info({ item_id: item.item_id, accounts: accounts.length }, 'accounts fetched from Plaid');
     return accounts;
+  }
+
+  /** The accounts of an item just linked whose accounts Plaid did not give at the exchange; none (GET /accounts retries) if it cannot now. */
+  private async accountsAfterLink(itemId: string, ctx: HandlerContext): Promise<PlaidAccount[]> {
+    try {
+      const item = await this.deps.store.getItem(itemId);
+      return item ? await this.accountsOf(item, ctx) : [];
+    } catch (err) {
+      // The item is linked: answering an error now would make the client retry signup with a spent public token.
+      ctx.log.warn({ err, item_id: itemId }, 'signup: accounts not fetched; GET /accounts will retry');
+      return [];
+    }
+  }
+
+  /** One Plaid call, within PLAID_TIMEOUT_MS, `until` and the bus caller's deadline. */
+  private callPlaid<T>(call: (options: PlaidCallOptions) => Promise<{ data: T }>, until?: number): Promise<T> {
+    return callPlaid({ timeoutMs: this.deps.settings.timeoutMs, until }, call);
   }
 
   private accessToken(item: PlaidItemRecord): string {

@@ -1,4 +1,6 @@
 import { Configuration, PlaidApi, PlaidEnvironments } from 'plaid';
+import { handlerDeadline } from '@repo/bus';
+import { AppError } from '@repo/contracts';
 import type { PlaidSettings } from './config.ts';
 import { mapPlaidError } from './plaid-errors.ts';
 
@@ -17,10 +19,28 @@ export function createPlaidClient(settings: PlaidSettings): PlaidApi {
   );
 }
 
-/** Runs one SDK call; returns its body, or throws the failure as an AppError (see mapPlaidError). */
-export async function callPlaid<T>(call: () => Promise<{ data: T }>): Promise<T> {
+/** The per-call options of the SDK (axios's) that bound a call's time. */
+export interface PlaidCallOptions {
+  timeout: number;
+  signal: AbortSignal;
+}
+
+/**
+ * How long one Plaid call may take: PLAID_TIMEOUT_MS, but never past `until` (epoch ms) or the
+ * deadline of the bus request being handled, so an answer still reaches someone who waits for it.
+ * axios's `timeout` only watches for a silent socket; the signal ends the call however it drags.
+ */
+export function plaidCallOptions(timeoutMs: number, until?: number): PlaidCallOptions {
+  const left = Math.min(until ?? Infinity, handlerDeadline() ?? Infinity) - Date.now();
+  if (left <= 0) throw new AppError('PLAID_UNAVAILABLE', 'No time is left to call Plaid before the caller gives up', { retryAfter: 5 });
+  const ms = Math.min(timeoutMs, Math.ceil(left));
+  return { timeout: ms, signal: AbortSignal.timeout(ms) };
+}
+
+/** Runs one SDK call within its time (see plaidCallOptions); returns its body, or throws the failure as an AppError (see mapPlaidError). */
+export async function callPlaid<T>(limit: { timeoutMs: number; until?: number }, call: (options: PlaidCallOptions) => Promise<{ data: T }>): Promise<T> {
   try {
-    return (await call()).data;
+    return (await call(plaidCallOptions(limit.timeoutMs, limit.until))).data;
   } catch (err) {
     throw mapPlaidError(err);
   }

@@ -1,11 +1,13 @@
 // End to end through the real gateway: token-service and plaid-service on an in-process bus with
 // memory stores, the real plaid SDK against the Plaid emulator on loopback.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
-import { InProcessBus } from '@repo/bus';
-import { TokenSubjects } from '@repo/contracts';
+import { handle, InProcessBus } from '@repo/bus';
+import { PlaidSubjects, TokenSubjects } from '@repo/contracts';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import pino from 'pino';
@@ -44,16 +46,30 @@ const BOB = '+14155552672';
 type System = Awaited<ReturnType<typeof startSystem>>;
 
 /** One whole deployment: emulator, gateway listening on loopback (the emulator POSTs webhooks to it), services. */
-async function startSystem(options: { productNotReadyMs: number; signupWaitMs: number; store?: 'memory' | 'redis'; historicalUpdateMs?: number }) {
+interface SystemOptions {
+  productNotReadyMs: number;
+  signupWaitMs: number;
+  store?: 'memory' | 'redis';
+  historicalUpdateMs?: number;
+  /** The gateway's BUS_TIMEOUT_MS (default 10 s). */
+  busTimeoutMs?: number;
+  /** PLAID_TIMEOUT_MS (default here 2 s). */
+  plaidTimeoutMs?: number;
+  /** plaid-service talks to the emulator through a proxy that can stall Plaid's endpoints. */
+  stallable?: boolean;
+}
+
+async function startSystem(options: SystemOptions) {
   // The whole history at once unless a test looks at the initial update on its own.
   const emulator = await startPlaidEmulator({ ...EMULATOR_CREDENTIALS, productNotReadyMs: options.productNotReadyMs, historicalUpdateMs: options.historicalUpdateMs ?? 0, port: 0 });
+  const proxy = options.stallable ? await stallingProxy(emulator.url) : undefined;
   // Everything the gateway and the services log, at the most verbose level, to look for secrets in.
   const logLines: string[] = [];
   const logger = pino(loggerOptions('test', 'trace'), { write: (line: string) => void logLines.push(line) });
   const bus = new InProcessBus();
   const sessions = new MemorySessionStore();
   const { store, replays, drop } = await plaidStore(options.store ?? 'memory');
-  const jwt = parseEnv(GatewayEnv, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
+  const jwt = parseEnv(GatewayEnv, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000', ...(options.busTimeoutMs ? { BUS_TIMEOUT_MS: String(options.busTimeoutMs) } : {}) });
   const tokenService = await buildTokenService({ jwt: parseEnv(Type.Object(JwtEnv), { ...JWT, ACCESS_TOKEN_TTL_SECONDS: '900', REFRESH_TOKEN_TTL_SECONDS: '3600' }), bus, sessions });
   const gateway = await buildGateway({ settings: jwt, bus, sessions, logger });
   await gateway.listen({ port: 0, host: '127.0.0.1' });
@@ -61,10 +77,10 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
   const gatewayUrl = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
   const settings = resolvePlaidSettings(
     parseEnv(PlaidEnv, {
-      PLAID_BASE_URL: emulator.url,
+      PLAID_BASE_URL: proxy?.url ?? emulator.url,
       PLAID_WEBHOOK_URL: `${gatewayUrl}/api/plaid/webhook`,
       PLAID_SIGNUP_WAIT_MS: String(options.signupWaitMs),
-      PLAID_TIMEOUT_MS: '2000',
+      PLAID_TIMEOUT_MS: String(options.plaidTimeoutMs ?? 2_000),
     }),
   );
   const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger });
@@ -101,10 +117,44 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
     await gateway.close();
     await plaidService.close();
     await tokenService.close();
+    await proxy?.close();
     await emulator.close().catch(() => undefined);
     await drop();
   };
-  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, close };
+  return { emulator, gateway, bus, store, settings, logLines, stalled: proxy?.stalled ?? new Set<string>(), login, call, link, accessTokenOf, emulatorPost, close };
+}
+
+/** In front of the emulator: forwards every call but leaves those to the paths in `stalled` unanswered, like a Plaid that hangs. */
+async function stallingProxy(target: string) {
+  const stalled = new Set<string>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (stalled.has(req.url ?? '')) return;
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (typeof value === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name)) headers.set(name, value);
+      }
+      fetch(`${target}${req.url ?? ''}`, { method: req.method ?? 'POST', headers, body: Buffer.concat(chunks) })
+        .then(async (upstream) => {
+          res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+          res.end(Buffer.from(await upstream.arrayBuffer()));
+        })
+        .catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stalled,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Polls GET /transactions until the item's first pull is done (the emulator's not-ready window). */
@@ -418,6 +468,83 @@ describe('when Plaid is slow or gone', () => {
     expect(res.body.code).toBe('PLAID_UNAVAILABLE');
     expect(res.headers['retry-after']).toBeDefined();
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('within the budget of the bus request (BUS_TIMEOUT_MS)', () => {
+  const BUDGET_MS = 3_000;
+  let sys: System;
+  let erin: string;
+
+  beforeAll(async () => {
+    // Signup would wait 8 s and each Plaid call could take 10 s: both longer than the budget.
+    sys = await startSystem({ productNotReadyMs: 60_000, signupWaitMs: 8_000, busTimeoutMs: BUDGET_MS, plaidTimeoutMs: 10_000, stallable: true });
+    erin = await sys.login('+14155552675');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+
+  it('signup answers 202 not_ready before the deadline, not a timeout, when the first pull outlasts it', async () => {
+    const pub = await sys.call(erin, 'POST', '/api/plaid/sandbox/public-token');
+    const res = await sys.call(erin, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+    expect(res.status, res.raw).toBe(202);
+    expect(res.body).toMatchObject({ transactions_status: 'not_ready', code: 'PLAID_PRODUCT_NOT_READY' });
+    expect(res.body.accounts.length).toBeGreaterThan(0);
+  });
+
+  it('signup answers 202 not_ready before the deadline when Plaid leaves /transactions/sync unanswered', async () => {
+    const pub = await sys.call(erin, 'POST', '/api/plaid/sandbox/public-token');
+    sys.stalled.add('/transactions/sync');
+    try {
+      const res = await sys.call(erin, 'POST', '/api/plaid/signup', { public_token: pub.body.public_token });
+      expect(res.status, res.raw).toBe(202);
+      expect(res.body).toMatchObject({ transactions_status: 'not_ready', code: 'PLAID_PRODUCT_NOT_READY' });
+      expect(await sys.store.getItem(res.body.item.item_id)).toMatchObject({ user: '+14155552675' });
+    } finally {
+      sys.stalled.delete('/transactions/sync');
+    }
+  });
+
+  it('answers 503 PLAID_UNAVAILABLE in time, not the bus timeout, when a Plaid call hangs', async () => {
+    sys.stalled.add('/link/token/create');
+    try {
+      const res = await sys.call(erin, 'POST', '/api/plaid/link-token');
+      expect([res.status, res.body.code], res.raw).toEqual([503, 'PLAID_UNAVAILABLE']);
+    } finally {
+      sys.stalled.delete('/link/token/create');
+    }
+  });
+});
+
+describe('Plaid reads sent to a replica that died', () => {
+  let sys: System;
+  let frank: string;
+  let wakeDead!: () => void;
+  const deadAnswers = new Promise<never>((_, reject) => (wakeDead = () => reject(new Error('the test is over'))));
+  deadAnswers.catch(() => undefined);
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 0, signupWaitMs: 1_000 });
+    frank = await sys.login('+14155552676');
+    // A second plaid-service for the reads that takes them and never answers (killed with -9).
+    await sys.bus.serve({ name: 'dead-plaid-service', version: '1.0.0', log: pino({ level: 'silent' }) }, [handle(PlaidSubjects.listAccounts, () => deadAnswers)]);
+  });
+  afterAll(async () => {
+    wakeDead();
+    await sys.close();
+  });
+
+  it("cost one short first attempt (the bus's), not half the budget", async () => {
+    await sys.link(frank);
+    // The two replicas take turns: one of these goes to the dead one first, then is sent again.
+    for (let i = 0; i < 2; i++) {
+      const started = Date.now();
+      const res = await sys.call(frank, 'GET', '/api/plaid/accounts');
+      expect(res.status, res.raw).toBe(200);
+      // Half the budget (10 s) would be 5 s; the bus's first attempt is 2 s.
+      expect(Date.now() - started).toBeLessThan(4_500);
+    }
   });
 });
 

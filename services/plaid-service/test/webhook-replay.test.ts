@@ -105,7 +105,7 @@ describe('replayed Plaid webhooks', () => {
     const verifier = new WebhookVerifier(
       async (kid) => {
         asked.push(kid);
-        return (await callPlaid(() => plaid.webhookVerificationKeyGet({ key_id: kid }))).key;
+        return (await callPlaid({ timeoutMs: settings.timeoutMs }, (options) => plaid.webhookVerificationKeyGet({ key_id: kid }, options))).key;
       },
       { replays: new RedisWebhookReplayStore(redis) },
     );

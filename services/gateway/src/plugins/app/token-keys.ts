@@ -60,8 +60,10 @@ export class TokenKeys {
   }
 
   private refresh(): Promise<Jwks> {
+    // A read: sent again after a short first attempt, so a token-service replica that died with
+    // it costs one attempt, not the whole budget of every request waiting on the keys.
     this.inflight ??= this.bus
-      .request(TokenSubjects.publicKeys, {})
+      .request(TokenSubjects.publicKeys, {}, { idempotent: true })
       .then((jwks) => {
         this.verifier.setKeys(jwks);
         this.jwks = jwks;

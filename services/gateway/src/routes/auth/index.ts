@@ -18,6 +18,7 @@ import {
   logoutAllMessage,
   normalizePhoneNumber,
 } from '@repo/contracts';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '@repo/bus';
 import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
 import { bearerToken } from '../../plugins/app/authenticate.ts';
 
@@ -35,6 +36,22 @@ function phoneKey(input: unknown): string {
 }
 
 const opts = (request: { id: string }) => ({ requestId: request.id });
+
+// Kept back from the reuse interval for what lies between a retry's deadline and its rotation in
+// Redis (the handler's own time, clocks a little apart).
+const REFRESH_RETRY_MARGIN_MS = 1_000;
+
+/**
+ * How a refresh is sent. It is idempotent only while token-service still gives the previous
+ * refresh token the same pair back (REFRESH_TOKEN_REUSE_INTERVAL_SECONDS from its rotation): a
+ * retry after that counts as reuse and logs the user out. So a retry must be handled within the
+ * interval of the first attempt; the bus sends the refresh once when the interval leaves no room
+ * for a retry after a first attempt (0 disables it).
+ */
+function refreshRequestOptions(reuseIntervalSeconds: number): { idempotent?: true; retryWithinMs?: number } {
+  const retryWithinMs = reuseIntervalSeconds * 1_000 - REFRESH_RETRY_MARGIN_MS;
+  return retryWithinMs > 0 ? { idempotent: true, retryWithinMs } : {};
+}
 
 /** The routes of a logged-in session: each needs an access token (one onRequest hook for all). */
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -76,6 +93,12 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 /** The phone-login API. Shapes are a public contract: README.md, "HTTP API" (examples, error codes) and /openapi.json. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const reuseSeconds = app.gatewaySettings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS;
+  const refreshOptions = refreshRequestOptions(reuseSeconds);
+  // (The bus's first attempt is its default: the gateway's bus is made with no other.)
+  if ((refreshOptions.retryWithinMs ?? 0) <= DEFAULT_ATTEMPT_TIMEOUT_MS) {
+    app.log.warn({ REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: reuseSeconds }, 'refresh is sent to token-service once, never retried: the reuse interval leaves no time for a retry');
+  }
 
   app.post(
     '/send-verification',
@@ -156,8 +179,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const token = bearerToken(request.headers.authorization) ?? request.body.refresh_token;
       if (!token) throw new AppError('TOKEN_MISSING', 'Send the refresh token as "Authorization: Bearer <refresh token>"');
-      // Idempotent: the same refresh token again within the reuse interval gets the same pair.
-      const pair = await app.bus.request(TokenSubjects.refreshPair, { refresh_token: token }, { ...opts(request), idempotent: true });
+      // Idempotent within the reuse interval only: the same refresh token again then gets the same pair.
+      const pair = await app.bus.request(TokenSubjects.refreshPair, { refresh_token: token }, { ...opts(request), ...refreshOptions });
       return { access_token: pair.access_token, token_type: 'Bearer' as const, refresh_token: pair.refresh_token };
     },
   );

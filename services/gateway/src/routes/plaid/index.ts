@@ -24,12 +24,15 @@ const tags = ['plaid'];
 /** The client's routes: each needs an access token (one onRequest hook for all) and acts for its phone number. */
 const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
-  // Every route gets the configured budget (BUS_TIMEOUT_MS), not more: linking waits for Plaid, and a
-  // client must still get an answer in that time. Reads may be sent twice: a first attempt of half
-  // the budget, then one more with what is left, so a replica that died costs half, not all.
+  // Every route gets the configured budget (BUS_TIMEOUT_MS), not more: plaid-service keeps its Plaid
+  // calls and signup's wait within the deadline that travels with the request, so a client gets an
+  // answer in that time. Reads may be sent twice: the bus's short first attempt (as for every
+  // idempotent request), then one more with what is left, so a replica that died costs one short
+  // attempt. The first attempt's deadline bounds the read's own Plaid calls too: a slow Plaid makes
+  // it answer from the store (or 503 PLAID_UNAVAILABLE) in time, rather than being sent again.
   const budgetMs = app.gatewaySettings.BUS_TIMEOUT_MS;
   const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: budgetMs });
-  const readOpts = (request: { id: string }) => ({ ...opts(request), idempotent: true, attemptTimeoutMs: Math.ceil(budgetMs / 2) });
+  const readOpts = (request: { id: string }) => ({ ...opts(request), idempotent: true });
 
   app.post(
     '/link-token',

@@ -8,7 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // The suites start real processes and share this machine's NATS and Redis: one file at a time.
     fileParallelism: false,
-    // The fault-injection suite runs on its own: `pnpm --filter @repo/e2e test:faults`.
+    // The fault-injection suite has its own config (vitest.faults.config.ts); `test` runs it after these.
     exclude: [...configDefaults.exclude, 'test/faults/**'],
   },
 });

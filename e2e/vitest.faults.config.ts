@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// The fault-injection suite (`pnpm --filter @repo/e2e test:faults`): its own NATS and Redis,
-// several replicas per service, minutes of load. Not part of the default run.
+// The fault-injection suite: its own nats-server and redis-server, two replicas of auth-service and
+// token-service, a minute or two of load. Part of `npm test` (the e2e package's `test` script runs
+// it after the end-to-end suites); alone: `pnpm --filter @repo/e2e test:faults`.
 export default defineConfig({
   test: {
     // Builds every service's dist/server.js first: the distributed runs spawn those.

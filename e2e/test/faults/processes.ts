@@ -71,7 +71,9 @@ export class Proc {
     const child = this.child;
     if (!child || !this.running) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGCONT');
+    // A frozen process needs SIGCONT to act on SIGTERM; SIGKILL takes it as it is (a frozen
+    // replica killed this way never answers what it holds).
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;

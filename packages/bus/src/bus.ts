@@ -74,7 +74,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /** Absolute deadline of a bus request, epoch milliseconds. */
 export const DEADLINE_HEADER = 'x-deadline';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 1_000;
 /** How long a stopping service waits for its running handlers before it closes anyway. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 

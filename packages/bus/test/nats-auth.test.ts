@@ -12,6 +12,8 @@ import { defineEndpoint } from '@repo/contracts';
 import { handle, NatsBus, type BusLogger } from '../src/index.ts';
 import { NatsServerProcess } from '@repo/test-support';
 
+/** Each test starts a nats-server (up to 60 s on a busy machine) and waits up to 30 s to connect. */
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
 const silent: BusLogger = { info() {}, warn() {}, error() {}, child: () => silent };
 const echo = defineEndpoint(`auth${randomUUID().slice(0, 8)}.echo.call`, Type.Object({ n: Type.Integer() }), Type.Object({ n: Type.Integer() }));
 const dir = mkdtempSync(join(tmpdir(), 'bus-nats-auth-'));
@@ -54,13 +56,13 @@ describe('NatsBus credentials', () => {
     const started = Date.now();
     await expect(anonymous.request(echo, { n: 1 })).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
     expect(Date.now() - started).toBeLessThan(500);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('logs in with user and password, and a wrong password never connects', async () => {
     const s = await server(`authorization { users: [ { user: svc, password: "right-password" } ] }`);
     expect(await bus({ url: s.url, auth: { user: 'svc', password: 'right-password' } }).whenConnected(30_000)).toBe(true);
     expect(await bus({ url: s.url, auth: { user: 'svc', password: 'wrong-password' } }).whenConnected(2_000)).toBe(false);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 describe('NatsBus over TLS', () => {
@@ -75,7 +77,7 @@ describe('NatsBus over TLS', () => {
     openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'server.pem');
     caFile = join(dir, 'ca.pem');
     tlsServer = await server(`tls { cert_file: "${join(dir, 'server.pem')}", key_file: "${join(dir, 'server.key')}" }`);
-  }, 60_000);
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('connects to a tls:// URL with the CA that signed the server certificate', async () => {
     const b = bus({ url: `tls://127.0.0.1:${tlsServer.port}`, tls: { caFile } });

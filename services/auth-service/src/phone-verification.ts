@@ -166,7 +166,9 @@ export class PhoneVerification {
     } catch (err) {
       if (!(err instanceof NothingPendingError)) throw err;
       // Twilio has nothing pending: deleted after too many wrong codes, expired, never sent, or traded.
-      const why = new AppError(await this.whyNothingPending(phone));
+      const reason = await this.whyNothingPending(phone);
+      // Like Twilio's own 60202: a new code may be asked for once the spent one's life is over.
+      const why = new AppError(reason, undefined, reason === 'VERIFICATION_MAX_ATTEMPTS' ? { retryAfter: TWILIO_CODE_TTL_SECONDS } : {});
       // Just after a login its pair is kept, and the right code would fetch it: any other code is a guess.
       if (why.code === 'VERIFICATION_ALREADY_USED' && otherCodeKept) guesses.add(why);
       throw why;

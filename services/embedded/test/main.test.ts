@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
+/** A tsx start takes seconds on a busy machine (another test run at the same time). */
+const START_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 2 * START_TIMEOUT_MS;
+
 describe('pnpm start (the embedded default)', () => {
   it('prints the gateway, outbox and Plaid emulator URLs and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -13,7 +17,7 @@ describe('pnpm start (the embedded default)', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + START_TIMEOUT_MS;
     while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain('Ctrl-C stops it.');
     const gateway = /Gateway\s+(http:\/\/\S+)/.exec(out)?.[1];
@@ -34,7 +38,7 @@ describe('pnpm start (the embedded default)', () => {
     expect(await exited).toBe(0);
     await expect(fetch(`${gateway}/health`)).rejects.toThrow();
     await expect(fetch(`${plaidEmulator}/health`)).rejects.toThrow();
-  }, 30_000);
+  }, TEST_TIMEOUT_MS);
 
   it('refuses to start with one clear line when the configuration is wrong', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -48,7 +52,7 @@ describe('pnpm start (the embedded default)', () => {
     expect(code).toBe(1);
     expect(err.trim()).toMatch(/^embedded: configuration error: PORT is invalid/);
     expect(err.trim().split('\n')).toHaveLength(1);
-  }, 30_000);
+  }, TEST_TIMEOUT_MS);
 
   it('refuses NODE_ENV=production without JWT_PRIVATE_KEYS with one line naming it', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -62,5 +66,5 @@ describe('pnpm start (the embedded default)', () => {
     expect(code).toBe(1);
     expect(err.trim()).toMatch(/^embedded: configuration error: JWT_PRIVATE_KEYS is required when NODE_ENV=production/);
     expect(err.trim().split('\n')).toHaveLength(1);
-  }, 60_000);
+  }, TEST_TIMEOUT_MS);
 });

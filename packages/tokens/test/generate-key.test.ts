@@ -137,7 +137,9 @@ describe('keys:generate', () => {
     const file = fileName();
     const result = spawnSync('npm', ['run', 'keys:generate', '--', '--out', file], {
       cwd: repoRoot,
-      env: { ...process.env, JWT_PRIVATE_KEYS: '' },
+      // An operator's shell: none of the npm_*/pnpm_* variables of the test runner's own pnpm run
+      // (with them, the inner pnpm looks for the script in this package, not the workspace).
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm|pnpm)_/i.test(name))), JWT_PRIVATE_KEYS: '' },
       encoding: 'utf8',
       timeout: TEST_TIMEOUT_MS - 10_000,
     });

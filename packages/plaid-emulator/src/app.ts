@@ -35,8 +35,13 @@ export interface PlaidEmulatorOptions {
 
 export interface PlaidEmulator {
   app: FastifyInstance;
-  /** The webhooks sent so far, newest last. */
+  /** Every attempt to deliver a webhook so far, in the order the receivers answered them. */
   deliveries: WebhookDelivery[];
+  /**
+   * How many webhooks were queued so far (ids `webhook-1` to `webhook-<n>`). Webhooks go out after
+   * the answer that caused them: every one queued was tried once when `deliveries` holds all n ids.
+   */
+  webhooksQueued(): number;
 }
 
 type Body = Record<string, unknown>;
@@ -70,8 +75,8 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
   app.addHook('onClose', async () => dispatcher.close());
 
-  /** An item's webhook, sent in the background when it has a URL. */
-  const notify = (item: Item, content: WebhookContent): Promise<WebhookDelivery> | undefined =>
+  /** An item's webhook, sent in the background (after the current request is answered) when it has a URL; its id. */
+  const notify = (item: Item, content: WebhookContent): string | undefined =>
     item.webhook ? dispatcher.dispatch(item.webhook, { ...content, item_id: item.itemId, environment: 'sandbox' }) : undefined;
 
   const syncUpdatesAvailable = (item: Item) => ({
@@ -203,12 +208,15 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/sandbox/item/fire_webhook', async (req) => {
     const body = bodyOf(req);
-    await fireWebhook(itemOf(body.access_token, { allowItemError: true }), String(body.webhook_code));
+    fireWebhook(itemOf(body.access_token, { allowItemError: true }), String(body.webhook_code));
     return ok({ webhook_fired: true });
   });
 
-  /** What Plaid's sandbox does on `/sandbox/item/fire_webhook`; answers once the webhook was delivered (or failed). */
-  async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery | undefined> {
+  /**
+   * What Plaid's sandbox does on `/sandbox/item/fire_webhook`: the item changes at once, the
+   * webhook goes out after the answer (as at Plaid). Returns the webhook's id.
+   */
+  function fireWebhook(item: Item, code: string): string | undefined {
     if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
     if (!item.webhook) throw new PlaidError('SANDBOX_ERROR', 'SANDBOX_WEBHOOK_INVALID', "Webhook for this item is either not set up, or invalid. Please update the item's webhook and try again.");
     let payload: WebhookContent;
@@ -222,12 +230,11 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
       // LOGIN_REPAIRED has no `error` field; NEW_ACCOUNTS_AVAILABLE's is null when there is none.
       payload = code === 'LOGIN_REPAIRED' ? { webhook_type: 'ITEM', webhook_code: code } : { webhook_type: 'ITEM', webhook_code: code, error: null };
     }
-    // The first attempt before answering, so a caller sees its effect at once (Plaid sends it shortly after).
-    return notify(item, payload)!;
+    return notify(item, payload);
   }
 
   /** Puts the item in an error state (or warns of one) and sends the ITEM webhook Plaid sends for it. */
-  function setItemError(item: Item, code: 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED'): Promise<WebhookDelivery> | undefined {
+  function setItemError(item: Item, code: 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED'): string | undefined {
     if (code === 'PENDING_EXPIRATION') {
       item.consentExpiresAt = now() + CONSENT_NOTICE_MS;
       return notify(item, { webhook_type: 'ITEM', webhook_code: code, consent_expiration_time: isoSeconds(item.consentExpiresAt) });
@@ -238,7 +245,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/sandbox/item/reset_login', async (req) => {
     const item = itemOf(bodyOf(req).access_token, { allowItemError: true });
-    await setItemError(item, 'ERROR');
+    setItemError(item, 'ERROR');
     return ok({ reset_login: true });
   });
 
@@ -263,7 +270,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     if (!item) return reply.status(404).send({ error: 'no such item' });
     const code = bodyOf(req).webhook_code;
     if (typeof code !== 'string' || !ITEM_ERROR_HOOKS.has(code)) return reply.status(400).send({ error: `send {webhook_code: ${[...ITEM_ERROR_HOOKS].join(' | ')}}` });
-    return { delivery: (await setItemError(item, code as 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED')) ?? null };
+    return { webhook_id: setItemError(item, code as 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED') ?? null };
   });
   // The next /transactions/sync call of the item with a mid-pagination cursor sees the data change under it.
   app.post('/_emulator/items/:item_id/mutate-during-pagination', async (req, reply) => {
@@ -279,9 +286,9 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     const item = items.find(item_id);
     if (!item) return reply.status(404).send({ error: 'no such item' });
     const code = bodyOf(req).webhook_code;
-    return { delivery: (await fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE')) ?? null };
+    return { webhook_id: fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE') ?? null };
   });
-  app.get('/_emulator/webhooks', async () => ({ deliveries }));
+  app.get('/_emulator/webhooks', async () => ({ queued: dispatcher.queued, deliveries }));
   app.get('/_emulator/items/:item_id/transactions', async (req, reply) => {
     const { item_id } = req.params as { item_id: string };
     const item = items.find(item_id);
@@ -290,7 +297,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   });
   app.get('/health', async () => ({ status: 'ok' }));
 
-  return { app, deliveries };
+  return { app, deliveries, webhooksQueued: () => dispatcher.queued };
 }
 
 function bodyOf(req: FastifyRequest): Body {

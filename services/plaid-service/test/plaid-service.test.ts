@@ -14,6 +14,7 @@ import { MemoryPlaidStore, MemorySessionStore, MemoryWebhookReplayStore, RedisPl
 import { buildTokenService } from '@repo/token-service';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { TokenCipher } from '../src/token-cipher.ts';
+import { eventually, webhooksDelivered } from './eventually.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };
@@ -104,18 +105,19 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
     await emulator.close().catch(() => undefined);
     await drop();
   };
-  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, close };
+  /** Plaid (and the emulator) answers first and delivers the webhook after: waits until each queued so far reached the gateway. */
+  const delivered = () => webhooksDelivered(emulator);
+  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, delivered, close };
 }
 
 /** Polls GET /transactions until the item's first pull is done (the emulator's not-ready window). */
 async function whenReady(sys: System, token: string, itemId: string) {
-  for (let i = 0; i < 50; i += 1) {
+  return eventually('the first pull', async () => {
     const res = await sys.call(token, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=1`);
     if (res.status === 200) return res;
     expect(res.body.code).toBe('PLAID_PRODUCT_NOT_READY');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('transactions never became ready');
+    return undefined;
+  });
 }
 
 const NOT_READY_MS = 600;
@@ -256,6 +258,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     const beforeById = new Map<string, { amount: number; name: string; date: string }>(before.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
     const fired = await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(itemId), webhook_code: 'SYNC_UPDATES_AVAILABLE' });
     expect(fired.status, JSON.stringify(fired.body)).toBe(200);
+    await sys.delivered();
     const after = await sys.call(alice, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=500`);
     const afterById = new Map<string, { amount: number; name: string; date: string }>(after.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
     const removed = [...beforeById.keys()].filter((id) => !afterById.has(id));
@@ -273,6 +276,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
 
     // reset_login makes Plaid's sandbox send ITEM/ERROR (ITEM_LOGIN_REQUIRED), signed, to our webhook.
     expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: token })).status).toBe(200);
+    await sys.delivered();
     const broken = await read();
     expect(broken.status, broken.raw).toBe(409);
     expect(broken.body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
@@ -280,11 +284,13 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect((await sys.call(carol, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
 
     expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: token, webhook_code: 'LOGIN_REPAIRED' })).status).toBe(200);
+    await sys.delivered();
     expect((await read()).status).toBe(200);
 
     const hook = (webhook_code: string) =>
       fetch(`${sys.emulator.url}/_emulator/items/${carolItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
     expect((await hook('PENDING_EXPIRATION')).status).toBe(200);
+    await sys.delivered();
     expect((await sys.store.getItem(carolItem))?.health).toMatchObject({ error_code: null, consent_expiration_time: expect.stringMatching(/^\d{4}-/) });
     const expiring = await read();
     expect(expiring.status).toBe(200);
@@ -295,6 +301,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     // A second bank: reading all of carol's banks still works when one is in error, and says which.
     const otherItem = await sys.link(carol);
     expect((await hook('USER_PERMISSION_REVOKED')).status).toBe(200);
+    await sys.delivered();
     const revoked = await read();
     expect(revoked.status).toBe(409);
     expect(revoked.body).toMatchObject({ code: 'PLAID_ITEM_ACCESS_REVOKED', message: expect.stringContaining('revoked') });
@@ -441,11 +448,10 @@ describe('plaid: the first pull in two steps, the rest by the emulator\'s own we
     expect(signup.body.total_transactions).toBeGreaterThan(0);
     expect(signup.body.total_transactions).toBeLessThan(50);
     // With a webhook URL, reads of a ready item only read the store: the rest must come by webhook.
-    let total = 0;
-    for (let i = 0; i < 50 && total < 300; i += 1) {
-      await new Promise((r) => setTimeout(r, 100));
-      total = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total;
-    }
+    const total = await eventually('the whole history', async () => {
+      const seen = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total as number;
+      return seen >= 300 ? seen : undefined;
+    });
     expect(total).toBe(300);
     const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
     expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Configuration, PlaidApi, type Products } from 'plaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
-import { SPEC_ENDPOINTS } from '../src/spec-endpoints.ts';
+import { SPEC_ENDPOINTS, SPEC_WEBHOOKS } from '../src/spec-endpoints.ts';
 import { pinnedSpec, responseMismatches, webhookMismatches } from '../src/spec.ts';
 import { eventually, webhooksDelivered } from './eventually.ts';
 
@@ -105,7 +105,7 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     await plaid.transactionsSync({ access_token: token, options: { account_id: accounts.accounts[0]!.account_id } });
 
     // Updates and webhooks.
-    for (const code of ['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE']) {
+    for (const code of ['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'PENDING_DISCONNECT', 'USER_ACCOUNT_REVOKED']) {
       await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: code as never });
     }
     await plaid.transactionsSync({ access_token: token, cursor });
@@ -120,6 +120,8 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(await failure(plaid.accountsGet({ access_token: token }))).toBe('ITEM_LOGIN_REQUIRED');
     await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: 'LOGIN_REPAIRED' as never });
     await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'PENDING_EXPIRATION' });
+    await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' });
+    await plaid.accountsGet({ access_token: token });
     await plaid.itemGet({ access_token: token });
     await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'ERROR' });
     await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: 'USER_PERMISSION_REVOKED' as never });
@@ -129,6 +131,8 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     // Request errors.
     const noHook = (await plaid.itemPublicTokenExchange({ public_token: (await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109509', initial_products: transactions })).data.public_token })).data;
     expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never }))).toBe('SANDBOX_WEBHOOK_INVALID');
+    expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'PRODUCT_READY' as never }))).toBe('SANDBOX_PRODUCT_NOT_ENABLED');
+    expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'MADE_UP' as never }))).toBe('INVALID_FIELD');
     expect(await failure(plaid.accountsGet({} as never))).toBe('MISSING_FIELDS');
     expect(await failure(plaid.itemGet({ access_token: token, extra: 1 } as never))).toBe('UNKNOWN_FIELDS');
     expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['ZZ' as never], products: transactions, user }))).toBe('INVALID_FIELD');
@@ -179,7 +183,7 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(mismatches).toEqual([]);
     for (const path of SPEC_ENDPOINTS) expect(counts[path]?.ok, `${path} answered 200 at least once`).toBeGreaterThan(0);
     expect(Object.values(counts).reduce((n, r) => n + r.error, 0)).toBeGreaterThanOrEqual(15);
-    expect(Object.keys(hooks).sort()).toEqual(['ITEM/ERROR', 'ITEM/LOGIN_REPAIRED', 'ITEM/NEW_ACCOUNTS_AVAILABLE', 'ITEM/PENDING_EXPIRATION', 'ITEM/USER_PERMISSION_REVOKED', 'TRANSACTIONS/DEFAULT_UPDATE', 'TRANSACTIONS/SYNC_UPDATES_AVAILABLE']);
+    expect(Object.keys(hooks).sort()).toEqual(Object.keys(SPEC_WEBHOOKS).sort());
 
   });
 

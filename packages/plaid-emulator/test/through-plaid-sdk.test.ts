@@ -363,6 +363,62 @@ describe('plaid emulator through the plaid SDK', () => {
     expect((await fire('NOPE')).status).toBe(400);
   });
 
+  it('fires PENDING_DISCONNECT and USER_ACCOUNT_REVOKED, by fire_webhook and by the test hook, with their effect on the item', async () => {
+    const item = await link(hook.url);
+    const accounts = (await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id);
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'PENDING_DISCONNECT' as never });
+    const disconnect = await eventually('PENDING_DISCONNECT', () => hook.bodiesOf(item.item_id)[0]);
+    const inAWeek = new Date(clock + 7 * DAY_MS - (clock % 1000)).toISOString().replace('.000Z', 'Z');
+    expect(disconnect).toEqual({ webhook_type: 'ITEM', webhook_code: 'PENDING_DISCONNECT', item_id: item.item_id, reason: 'INSTITUTION_TOKEN_EXPIRATION', disconnect_time: inAWeek, environment: 'sandbox' });
+    // The US consent ends then; the item works until it does.
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item).toMatchObject({ consent_expiration_time: inAWeek, error: null });
+
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'USER_ACCOUNT_REVOKED' as never });
+    expect(await eventually('USER_ACCOUNT_REVOKED', () => hook.bodiesOf(item.item_id)[1])).toEqual({
+      webhook_type: 'ITEM',
+      webhook_code: 'USER_ACCOUNT_REVOKED',
+      item_id: item.item_id,
+      account_id: accounts[0],
+      environment: 'sandbox',
+    });
+    // That account is no longer shared; the others are.
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual(accounts.slice(1));
+
+    const post = (body: object) => fetch(`${emulator.url}/_emulator/items/${item.item_id}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' })).status).toBe(200);
+    expect((await post({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: accounts[2] })).status).toBe(200);
+    expect((await post({ webhook_code: 'PENDING_DISCONNECT', reason: 'BORED' })).status).toBe(400);
+    expect((await post({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: 'nope' })).status).toBe(400);
+    const [migration, revoked] = await eventually('two more webhooks', () => (hook.bodiesOf(item.item_id).length >= 4 ? hook.bodiesOf(item.item_id).slice(2) : undefined));
+    expect(migration).toMatchObject({ webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' });
+    expect(revoked).toMatchObject({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: accounts[2] });
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual([accounts[1]]);
+  });
+
+  it('answers fire_webhook codes the spec lists but a transactions item cannot fire with SANDBOX_PRODUCT_NOT_ENABLED', async () => {
+    const item = await link(hook.url);
+    for (const [webhook_code, product] of [
+      ['PRODUCT_READY', 'assets'],
+      ['ERROR', 'assets'],
+      ['SMS_MICRODEPOSITS_VERIFICATION', 'auth'],
+      ['RECURRING_TRANSACTIONS_UPDATE', 'recurring_transactions'],
+    ]) {
+      expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: webhook_code as never })), webhook_code).toMatchObject({
+        status: 400,
+        error_type: 'SANDBOX_ERROR',
+        error_code: 'SANDBOX_PRODUCT_NOT_ENABLED',
+        error_message: `The ${product} product is not enabled on this item`,
+      });
+    }
+    expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'DEFAULT_UPDATE' as never, webhook_type: 'AUTH' as never }))).toMatchObject({ error_code: 'SANDBOX_PRODUCT_NOT_ENABLED' });
+    expect((await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'DEFAULT_UPDATE' as never, webhook_type: 'TRANSACTIONS' as never })).data.webhook_fired).toBe(true);
+    // Not in the spec's list at all: the request is invalid.
+    expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'MADE_UP' as never }))).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD' });
+    // None of the refused ones was sent.
+    await eventually('DEFAULT_UPDATE', () => hook.bodiesOf(item.item_id)[0]);
+    expect(hook.bodiesOf(item.item_id).map((b) => b.webhook_code)).toEqual(['DEFAULT_UPDATE']);
+  });
+
   it('answers fire_webhook, reset_login and the test hooks first and delivers their webhook after, as Plaid does', async () => {
     const item = await link(hook.url);
     const attemptsOf = () => emulator.deliveries.filter((d) => d.payload.item_id === item.item_id);

@@ -18,9 +18,19 @@ type Res<K extends keyof typeof PlaidSubjects> = EndpointResponse<(typeof PlaidS
 const NOT_READY_RETRY_AFTER = 5;
 const SYNC_PAGE_SIZE = 500;
 const TRANSACTION_WEBHOOKS = new Set(['SYNC_UPDATES_AVAILABLE', 'INITIAL_UPDATE', 'HISTORICAL_UPDATE', 'DEFAULT_UPDATE', 'TRANSACTIONS_REMOVED']);
-const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED', 'LOGIN_REPAIRED']);
+const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'PENDING_DISCONNECT', 'USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED', 'LOGIN_REPAIRED']);
+/** Item error codes that mean the user withdrew access (the whole item, or one of its accounts), not a login to redo. */
+const REVOKED_CODES = new Set(['USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED']);
 
-type WebhookEvent = { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown; consent_expiration_time?: unknown };
+type WebhookEvent = {
+  webhook_type?: unknown;
+  webhook_code?: unknown;
+  item_id?: unknown;
+  error?: unknown;
+  consent_expiration_time?: unknown;
+  disconnect_time?: unknown;
+  account_id?: unknown;
+};
 
 export interface LinkedBanksDeps {
   settings: PlaidSettings;
@@ -241,8 +251,9 @@ export class LinkedBanks {
   }
 
   /**
-   * ITEM webhooks: the item's error (ERROR, USER_PERMISSION_REVOKED) or coming consent expiry
-   * (PENDING_EXPIRATION) is stored so reads tell the user; LOGIN_REPAIRED clears it.
+   * ITEM webhooks: the item's error (ERROR, USER_PERMISSION_REVOKED, USER_ACCOUNT_REVOKED) or the
+   * time it stops working (PENDING_EXPIRATION's consent expiry, PENDING_DISCONNECT's disconnect
+   * time, in US/CA) is stored so reads tell the user; LOGIN_REPAIRED clears it.
    */
   private async actOnItemWebhook(event: WebhookEvent, log: HandlerContext['log']): Promise<Res<'receiveWebhook'>> {
     const item = typeof event.item_id === 'string' ? await this.deps.store.getItem(event.item_id) : undefined;
@@ -258,21 +269,24 @@ export class LinkedBanks {
         health = null;
         break;
       case 'PENDING_EXPIRATION':
+      case 'PENDING_DISCONNECT': {
+        const endsAt = event.webhook_code === 'PENDING_EXPIRATION' ? event.consent_expiration_time : event.disconnect_time;
         health = {
           error_code: item.health?.error_code ?? null,
-          consent_expiration_time: typeof event.consent_expiration_time === 'string' ? event.consent_expiration_time : null,
+          consent_expiration_time: typeof endsAt === 'string' ? endsAt : null,
           updated_at: updatedAt,
         };
         break;
+      }
       default:
         health = {
-          error_code: event.webhook_code === 'USER_PERMISSION_REVOKED' ? 'USER_PERMISSION_REVOKED' : typeof errorCode === 'string' ? errorCode : 'ITEM_ERROR',
+          error_code: typeof event.webhook_code === 'string' && REVOKED_CODES.has(event.webhook_code) ? event.webhook_code : typeof errorCode === 'string' ? errorCode : 'ITEM_ERROR',
           consent_expiration_time: item.health?.consent_expiration_time ?? null,
           updated_at: updatedAt,
         };
     }
     await this.deps.store.setItemHealth(item.item_id, health);
-    log.info({ health }, 'webhook: item state updated');
+    log.info({ health, ...(typeof event.account_id === 'string' ? { account_id: event.account_id } : {}) }, 'webhook: item state updated');
     return { received: true, action: 'item_updated' };
   }
 
@@ -359,12 +373,12 @@ function attentionOf(item: PlaidItemRecord, now: number): ItemAttention[] {
   if (!health) return [];
   const base = { item_id: item.item_id, institution_name: item.institution_name, consent_expiration_time: health.consent_expiration_time };
   if (health.error_code) {
-    const reason = health.error_code === 'USER_PERMISSION_REVOKED' ? 'access_revoked' : 'login_required';
+    const reason = REVOKED_CODES.has(health.error_code) ? 'access_revoked' : 'login_required';
     return [{ ...base, reason, message: itemError(item).message }];
   }
   if (health.consent_expiration_time && Date.parse(health.consent_expiration_time) > now) {
     const bank = item.institution_name ?? 'the bank';
-    return [{ ...base, reason: 'consent_expiring', message: `The user's consent for ${bank} (item ${item.item_id}) ends at ${health.consent_expiration_time}; renew it through Plaid Link in update mode` }];
+    return [{ ...base, reason: 'consent_expiring', message: `The link to ${bank} (item ${item.item_id}) stops working at ${health.consent_expiration_time} (the user's consent ends, or the bank moves to a new connection); renew it through Plaid Link in update mode` }];
   }
   return [];
 }
@@ -375,6 +389,9 @@ function itemError(item: PlaidItemRecord): AppError {
   const code = item.health?.error_code;
   if (code === 'USER_PERMISSION_REVOKED') {
     return new AppError('PLAID_ITEM_ACCESS_REVOKED', `Access to ${bank} (item ${item.item_id}) was revoked by the user at the bank; link it again`);
+  }
+  if (code === 'USER_ACCOUNT_REVOKED') {
+    return new AppError('PLAID_ITEM_ACCESS_REVOKED', `Access to an account at ${bank} (item ${item.item_id}) was revoked by the user at the bank; grant it again through Plaid Link in update mode, or link the bank again`);
   }
   return new AppError('PLAID_ITEM_LOGIN_REQUIRED', `${bank} (item ${item.item_id}) needs the user to log in again through Plaid Link in update mode (Plaid: ${code ?? 'ITEM_ERROR'})`);
 }

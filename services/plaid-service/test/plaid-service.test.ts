@@ -313,6 +313,34 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect((await sys.call(carol, 'DELETE', `/api/plaid/items/${carolItem}`)).status).toBe(200);
   });
 
+  it('tells the user of a coming PENDING_DISCONNECT (consent expiring) and of a USER_ACCOUNT_REVOKED (access revoked)', async () => {
+    const erin = await sys.login('+14155552675');
+    const erinItem = await sys.link(erin);
+    await whenReady(sys, erin, erinItem);
+    const read = () => sys.call(erin, 'GET', `/api/plaid/transactions?item_id=${erinItem}`);
+
+    // Plaid's sandbox fires it for the item; the emulator sends it signed to our webhook.
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(erinItem), webhook_code: 'PENDING_DISCONNECT' })).status).toBe(200);
+    await sys.delivered();
+    const disconnect = sys.emulator.deliveries.find((d) => d.payload.item_id === erinItem && d.payload.webhook_code === 'PENDING_DISCONNECT')!;
+    expect(disconnect.status).toBe(200);
+    const expiring = await read();
+    expect(expiring.status, expiring.raw).toBe(200);
+    expect(expiring.body.items_needing_attention).toEqual([
+      { item_id: erinItem, institution_name: 'First Platypus Bank', reason: 'consent_expiring', consent_expiration_time: disconnect.payload.disconnect_time, message: expect.stringMatching(/stops working.*update mode/) },
+    ]);
+
+    const hooked = await fetch(`${sys.emulator.url}/_emulator/items/${erinItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code: 'USER_ACCOUNT_REVOKED' }) });
+    expect(hooked.status).toBe(200);
+    await sys.delivered();
+    const revoked = await read();
+    expect([revoked.status, revoked.body.code], revoked.raw).toEqual([409, 'PLAID_ITEM_ACCESS_REVOKED']);
+    expect(revoked.body.message).toMatch(/account at First Platypus Bank.*revoked.*update mode/);
+    const accounts = await sys.call(erin, 'GET', '/api/plaid/accounts');
+    expect(accounts.body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    expect((await sys.store.getItem(erinItem))?.health).toMatchObject({ error_code: 'USER_ACCOUNT_REVOKED', consent_expiration_time: disconnect.payload.disconnect_time });
+  });
+
   it('refuses an unsigned or forged webhook with 401 WEBHOOK_VERIFICATION_FAILED', async () => {
     const body = JSON.stringify({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: itemId });
     const unsigned = await sys.gateway.inject({ method: 'POST', url: '/api/plaid/webhook', headers: { 'content-type': 'application/json' }, payload: body });

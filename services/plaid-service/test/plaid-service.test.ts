@@ -374,7 +374,8 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     const armed = await fetch(`${sys.emulator.url}/_emulator/fail-next`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429 }),
+      // For this call only: a webhook's sync in the background must not take it.
+      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429, path: '/link/token/create' }),
     });
     expect(armed.ok).toBe(true);
     const res = await sys.call(alice, 'POST', '/api/plaid/link-token');
@@ -481,6 +482,8 @@ describe('plaid: the first pull in two steps, the rest by the emulator\'s own we
       return seen >= 300 ? seen : undefined;
     });
     expect(total).toBe(300);
+    // The gateway answers a delivery once plaid-service synced it: the emulator records it a moment after.
+    await sys.delivered();
     const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
     expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);
   });

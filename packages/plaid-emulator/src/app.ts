@@ -67,6 +67,7 @@ type ItemEvent = 'ERROR' | 'PENDING_EXPIRATION' | 'PENDING_DISCONNECT' | 'USER_P
 const ITEM_ERROR_HOOKS = new Set<string>(['ERROR', 'PENDING_EXPIRATION', 'PENDING_DISCONNECT', 'USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED'] satisfies ItemEvent[]);
 const DISCONNECT_REASONS = new Set(['INSTITUTION_TOKEN_EXPIRATION', 'INSTITUTION_MIGRATION']);
 const CONSENT_NOTICE_MS = 7 * 86_400_000;
+const LINK_TOKEN_TTL_MS = 4 * 3_600_000;
 
 /**
  * A Plaid API emulator for offline runs and tests, driven by the real `plaid` SDK: the request
@@ -88,6 +89,8 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   const deliveries: WebhookDelivery[] = [];
   const dispatcher = new WebhookDispatcher(webhooks, now, options.webhookRetryDelaysMs ?? [1_000, 5_000, 30_000], (d) => deliveries.push(d));
   let failNext: { error: PlaidError; path: string | undefined } | undefined;
+  /** Link tokens made for update mode, to the item they repair. */
+  const updateModeTokens = new Map<string, { itemId: string; expiresAt: number }>();
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
   app.addHook('onClose', async () => dispatcher.close());
@@ -163,10 +166,14 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     const body = bodyOf(req);
     // The spec says it in prose: one of `user` and `user_id` is required.
     if (body.user === undefined && body.user_id === undefined) throw missingFields(['user']);
-    if (!Array.isArray(body.products) && !body.access_token) throw missingFields(['products']);
+    // Update mode: an item's access token instead of products (an item in error too: that is what it is for).
+    const updating = body.access_token === undefined || body.access_token === null ? undefined : items.get(body.access_token, { allowItemError: true });
+    if (!Array.isArray(body.products) && !updating) throw missingFields(['products']);
     refuseBalanceProduct(body.products);
-    const expiration = new Date(now() + 4 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    return ok({ link_token: `link-sandbox-${crypto.randomUUID()}`, expiration });
+    const expiresAt = now() + LINK_TOKEN_TTL_MS;
+    const linkToken = `link-sandbox-${crypto.randomUUID()}`;
+    if (updating) updateModeTokens.set(linkToken, { itemId: updating.itemId, expiresAt });
+    return ok({ link_token: linkToken, expiration: isoSeconds(expiresAt) });
   });
 
   app.post('/sandbox/public_token/create', async (req) => {
@@ -312,6 +319,24 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     return {
       webhook_id: setItemError(item, code as ItemEvent, { ...(typeof reason === 'string' ? { reason } : {}), ...(typeof accountId === 'string' ? { accountId } : {}) }) ?? null,
     };
+  });
+  // What the user does in Link's update mode (with `link_token`, one made for this item): logs in
+  // again, re-grants revoked accounts, renews consent. Plaid sends no webhook for it (LOGIN_REPAIRED
+  // is for repairs outside the app): the app learns it from /item/get or a sync that works again.
+  app.post('/_emulator/items/:item_id/repair', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    const { link_token: linkToken } = bodyOf(req);
+    if (linkToken !== undefined) {
+      const token = typeof linkToken === 'string' ? updateModeTokens.get(linkToken) : undefined;
+      if (!token || token.itemId !== item.itemId || token.expiresAt <= now()) return reply.status(400).send({ error: 'link_token is not a live update-mode link token of this item' });
+      updateModeTokens.delete(linkToken as string);
+    }
+    item.error = null;
+    item.revokedAccountIds.clear();
+    item.consentExpiresAt = null;
+    return { repaired: true };
   });
   // The next /transactions/sync call of the item with a mid-pagination cursor sees the data change under it.
   app.post('/_emulator/items/:item_id/mutate-during-pagination', async (req, reply) => {

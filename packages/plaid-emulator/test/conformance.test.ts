@@ -124,6 +124,11 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     await plaid.accountsGet({ access_token: token });
     await plaid.itemGet({ access_token: token });
     await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'ERROR' });
+    // Repaired through Link's update mode: a link token for the item, no products, no webhook after.
+    const updateMode = await plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], user, access_token: token });
+    expect((await emulatorPost(`/_emulator/items/${item.item_id}/repair`, { link_token: updateMode.data.link_token })).status).toBe(200);
+    await plaid.itemGet({ access_token: token });
+    await plaid.accountsGet({ access_token: token });
     await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: 'USER_PERMISSION_REVOKED' as never });
     await plaid.itemGet({ access_token: token });
     expect(await failure(plaid.transactionsSync({ access_token: token }))).toBe('USER_PERMISSION_REVOKED');
@@ -138,6 +143,7 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['ZZ' as never], products: transactions, user }))).toBe('INVALID_FIELD');
     expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['balance' as Products], user }))).toBe('INVALID_PRODUCT');
     expect(await failure(plaid.itemPublicTokenExchange({ public_token: pub.public_token }))).toBe('INVALID_PUBLIC_TOKEN');
+    expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], user, access_token: 'access-sandbox-garbage' }))).toBe('INVALID_ACCESS_TOKEN');
     expect(await failure(plaid.sandboxPublicTokenCreate({ institution_id: 'ins_nope', initial_products: transactions }))).toBe('INVALID_INSTITUTION');
     expect(await failure(plaid.webhookVerificationKeyGet({ key_id: 'nope' }))).toBe('INVALID_WEBHOOK_VERIFICATION_KEY_ID');
     expect(await failure(plaid.accountsGet({ access_token: 'access-sandbox-garbage' }))).toBe('INVALID_ACCESS_TOKEN');

@@ -419,6 +419,35 @@ describe('plaid emulator through the plaid SDK', () => {
     expect(hook.bodiesOf(item.item_id).map((b) => b.webhook_code)).toEqual(['DEFAULT_UPDATE']);
   });
 
+  it('makes update-mode link tokens from an access token; a repair through one clears the item without any webhook', async () => {
+    const item = await link(hook.url);
+    const accounts = (await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id);
+    await plaid.sandboxItemResetLogin({ access_token: item.access_token });
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'USER_ACCOUNT_REVOKED' as never });
+    await eventually('two webhooks', () => (hook.bodiesOf(item.item_id).length >= 2 ? true : undefined));
+    const args = { client_name: 'App', language: 'en', country_codes: ['US' as never], user: { client_user_id: 'u1' } };
+    // No products in update mode: the access token says which item; an item in error is what it is for.
+    const { data: updateMode } = await plaid.linkTokenCreate({ ...args, access_token: item.access_token });
+    expect(updateMode.link_token).toMatch(/^link-sandbox-/);
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, access_token: 'access-sandbox-nope' }))).toMatchObject({ error_code: 'INVALID_ACCESS_TOKEN' });
+    expect(await plaidError(plaid.linkTokenCreate(args))).toMatchObject({ error_code: 'MISSING_FIELDS', error_message: expect.stringContaining('products') });
+
+    const repair = (body: object) => fetch(`${emulator.url}/_emulator/items/${item.item_id}/repair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const { data: newBank } = await plaid.linkTokenCreate({ ...args, products: ['transactions' as Products] });
+    expect((await repair({ link_token: newBank.link_token })).status).toBe(400);
+    expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_code: 'ITEM_LOGIN_REQUIRED' });
+    const sent = hook.bodiesOf(item.item_id).length;
+    expect((await repair({ link_token: updateMode.link_token })).status).toBe(200);
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toBeNull();
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual(accounts);
+    // A link token does update mode once.
+    expect((await repair({ link_token: updateMode.link_token })).status).toBe(400);
+    // Plaid sends nothing for it (LOGIN_REPAIRED is for repairs outside the app): an unrelated webhook after it is the next one.
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'NEW_ACCOUNTS_AVAILABLE' as never });
+    await eventually('NEW_ACCOUNTS_AVAILABLE', () => hook.bodiesOf(item.item_id)[sent]);
+    expect(hook.bodiesOf(item.item_id).slice(sent).map((b) => b.webhook_code)).toEqual(['NEW_ACCOUNTS_AVAILABLE']);
+  });
+
   it('answers fire_webhook, reset_login and the test hooks first and delivers their webhook after, as Plaid does', async () => {
     const item = await link(hook.url);
     const attemptsOf = () => emulator.deliveries.filter((d) => d.payload.item_id === item.item_id);

@@ -2,7 +2,7 @@
 // memory stores, the real plaid SDK against the Plaid emulator on loopback.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
 import { InProcessBus } from '@repo/bus';
 import { TokenSubjects } from '@repo/contracts';
@@ -68,7 +68,9 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
       PLAID_TIMEOUT_MS: '2000',
     }),
   );
-  const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger });
+  // plaid-service's clock, which a test may move ahead (`advance`): the others keep real time.
+  let ahead = 0;
+  const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger, now: () => Date.now() + ahead });
   await tokenService.ready();
   await plaidService.ready();
 
@@ -107,7 +109,9 @@ async function startSystem(options: { productNotReadyMs: number; signupWaitMs: n
   };
   /** Plaid (and the emulator) answers first and delivers the webhook after: waits until each queued so far reached the gateway. */
   const delivered = () => webhooksDelivered(emulator);
-  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, delivered, close };
+  /** Moves plaid-service's clock by `ms`; returns how far ahead it is. */
+  const advance = (ms: number) => (ahead += ms);
+  return { emulator, gateway, store, settings, logLines, login, call, link, accessTokenOf, emulatorPost, delivered, advance, close };
 }
 
 /** Polls GET /transactions until the item's first pull is done (the emulator's not-ready window). */
@@ -486,5 +490,100 @@ describe('plaid: the first pull in two steps, the rest by the emulator\'s own we
     await sys.delivered();
     const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
     expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);
+  });
+});
+
+describe.each(['memory', 'redis'] as const)('plaid: repairing an item in error (%s store)', (storeKind) => {
+  let sys: System;
+  let user: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 200, signupWaitMs: 5_000, store: storeKind });
+    user = await sys.login('+14155552676');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+  // Back to real time: webhooks are signed in real time, and plaid-service takes them for 5 minutes.
+  afterEach(() => sys.advance(-sys.advance(0)));
+
+  const MINUTE = 60_000;
+  const read = (itemId: string) => sys.call(user, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=1`);
+  const itemHook = (itemId: string, path: string, body: object = {}) =>
+    fetch(`${sys.emulator.url}/_emulator/items/${itemId}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  /** A ready item, then put in ITEM_LOGIN_REQUIRED by Plaid's sandbox; its ITEM/ERROR webhook has marked it. */
+  async function brokenItem(): Promise<string> {
+    const itemId = await sys.link(user);
+    await whenReady(sys, user, itemId);
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    return itemId;
+  }
+
+  it('repairs through Link\'s update mode: a link token made with the item\'s access token, and the next read finds the item healthy with no LOGIN_REPAIRED', async () => {
+    const itemId = await brokenItem();
+    const token = await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId });
+    expect(token.status, token.raw).toBe(200);
+    expect(token.body.link_token).toMatch(/^link-sandbox-/);
+    // Only its owner can: another user's item is not found.
+    const other = await sys.login('+14155552677');
+    expect((await sys.call(other, 'POST', '/api/plaid/link-token', { item_id: itemId })).body.code).toBe('PLAID_ITEM_NOT_FOUND');
+    expect((await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId, products: ['auth'] })).status).toBe(400);
+    // The user goes through Link with it: the emulator takes only an update-mode token of this very item.
+    expect((await itemHook(itemId, 'repair', { link_token: token.body.link_token })).status).toBe(200);
+    const repaired = await read(itemId);
+    expect(repaired.status, repaired.raw).toBe(200);
+    expect(repaired.body.items_needing_attention).toEqual([]);
+    expect((await sys.store.getItem(itemId))?.health).toBeNull();
+    expect(sys.emulator.deliveries.filter((d) => d.payload.item_id === itemId).map((d) => d.payload.webhook_code)).not.toContain('LOGIN_REPAIRED');
+  });
+
+  it('asks Plaid again about an item in error at most once a minute instead of refusing it forever', async () => {
+    const itemId = await brokenItem();
+    // Repaired at Plaid, and no webhook says so.
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    sys.advance(MINUTE);
+    expect((await read(itemId)).status).toBe(200);
+
+    // Broken again; a minute on, Plaid still says so: refused, and not asked again for a minute.
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+    await sys.delivered();
+    sys.advance(MINUTE);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    const all = await sys.call(user, 'GET', '/api/plaid/accounts');
+    expect(all.body.items_needing_attention).toContainEqual(expect.objectContaining({ item_id: itemId, reason: 'login_required' }));
+    sys.advance(MINUTE);
+    const healthy = await sys.call(user, 'GET', '/api/plaid/accounts');
+    expect(healthy.status, healthy.raw).toBe(200);
+    expect(healthy.body.items_needing_attention.map((a: { item_id: string }) => a.item_id)).not.toContain(itemId);
+    expect(healthy.body.accounts.some((a: { item_id: string }) => a.item_id === itemId)).toBe(true);
+  });
+
+  it('clears the error when a sync works again', async () => {
+    const itemId = await brokenItem();
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(itemId), webhook_code: 'SYNC_UPDATES_AVAILABLE' })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).status).toBe(200);
+  });
+
+  it('keeps an item whose account was revoked refused until Plaid lists every account again', async () => {
+    const itemId = await sys.link(user);
+    await whenReady(sys, user, itemId);
+    expect((await itemHook(itemId, 'item-error', { webhook_code: 'USER_ACCOUNT_REVOKED' })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    // /item/get shows no error for it, but the account is still not shared.
+    sys.advance(MINUTE);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    const token = await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId });
+    expect((await itemHook(itemId, 'repair', { link_token: token.body.link_token })).status).toBe(200);
+    expect((await read(itemId)).status).toBe(200);
+    // The account is shared again, and listed.
+    expect((await sys.call(user, 'GET', `/api/plaid/accounts?item_id=${itemId}`)).body.accounts).toHaveLength(3);
   });
 });

@@ -1,6 +1,8 @@
 // End to end through the real gateway: token-service and plaid-service on an in-process bus with
 // memory stores, the real plaid SDK against the Plaid emulator on loopback.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -448,6 +450,40 @@ describe('when Plaid is slow or gone', () => {
     expect(await sys.store.getItem(res.body.item.item_id)).toMatchObject({ user: '+14155552673', transactions_ready: false });
     const later = await sys.call(carol, 'GET', '/api/plaid/transactions');
     expect([later.status, later.body.code, later.headers['retry-after']]).toEqual([409, 'PLAID_PRODUCT_NOT_READY', '5']);
+  });
+
+  it('marks an item whose sync Plaid answers ITEM_LOGIN_REQUIRED, with no webhook telling us', async () => {
+    // The item's webhooks go elsewhere: plaid-service learns of the error only from its own sync.
+    const elsewhere: string[] = [];
+    const sink = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => void (elsewhere.push(body), res.writeHead(200).end('{}')));
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    try {
+      const frank = await sys.login('+14155552678');
+      const pub = await sys.emulatorPost('/sandbox/public_token/create', {
+        institution_id: 'ins_109508',
+        initial_products: ['transactions'],
+        options: { webhook: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook` },
+      });
+      const linked = await sys.call(frank, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+      expect(linked.status, linked.raw).toBe(200);
+      const itemId = linked.body.item_id as string;
+      expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+      // Still in its first pull, the read syncs; Plaid refuses the sync with ITEM_LOGIN_REQUIRED.
+      expect((await sys.store.getItem(itemId))?.health).toBeNull();
+      await sys.call(frank, 'GET', `/api/plaid/transactions?item_id=${itemId}`);
+      expect((await sys.store.getItem(itemId))?.health).toMatchObject({ error_code: 'ITEM_LOGIN_REQUIRED' });
+      const next = await sys.call(frank, 'GET', `/api/plaid/transactions?item_id=${itemId}`);
+      expect([next.status, next.body.code]).toEqual([409, 'PLAID_ITEM_LOGIN_REQUIRED']);
+      expect((await sys.call(frank, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+      await sys.delivered();
+      expect(elsewhere.map((body) => (JSON.parse(body) as { webhook_code: string }).webhook_code)).toEqual(['ERROR']);
+    } finally {
+      await new Promise((resolve) => sink.close(resolve));
+    }
   });
 
   it('answers 503 PLAID_UNAVAILABLE fast when Plaid cannot be reached', async () => {

@@ -206,6 +206,11 @@ export class Items {
     if (item.loaded === 'NOT_READY') {
       return { added: [], modified: [], removed: [], next_cursor: '', has_more: false, transactions_update_status: 'NOT_READY', accounts };
     }
+    if (request.cursor === 'now') {
+      // The spec's special value, for moving an item from /transactions/get: no changes, and a
+      // cursor after every change so far, so the next call brings only what comes later.
+      return { added: [], modified: [], removed: [], next_cursor: encodeCursor(item, item.changes.length, undefined, request.accountId), has_more: false, transactions_update_status: item.loaded, accounts };
+    }
     const cursor = request.cursor ? decodeCursor(item, request.cursor, request.accountId) : { position: 0, generation: undefined };
     if (cursor.generation !== undefined && item.mutateOnNextPage) {
       item.mutateOnNextPage = false;

@@ -109,6 +109,7 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
       await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: code as never });
     }
     await plaid.transactionsSync({ access_token: token, cursor });
+    await plaid.transactionsSync({ access_token: token, cursor: 'now' });
     const first = await plaid.transactionsSync({ access_token: token, count: 50 });
     await emulatorPost(`/_emulator/items/${item.item_id}/mutate-during-pagination`, {});
     expect(await failure(plaid.transactionsSync({ access_token: token, count: 50, cursor: first.data.next_cursor }))).toBe('TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION');

@@ -254,6 +254,21 @@ describe('plaid emulator through the plaid SDK', () => {
     });
   });
 
+  it('takes cursor "now" as the spec allows: no history, only what changes after it', async () => {
+    const item = await link(hook.url, 730);
+    clock += NOT_READY_MS + HISTORICAL_MS;
+    const { data: now } = await plaid.transactionsSync({ access_token: item.access_token, cursor: 'now' });
+    expect(now).toMatchObject({ added: [], modified: [], removed: [], has_more: false, transactions_update_status: 'HISTORICAL_UPDATE_COMPLETE' });
+    expect(now.next_cursor).not.toBe('');
+    expect((await syncAll(item.access_token, now.next_cursor)).added).toEqual([]);
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
+    const after = await syncAll(item.access_token, now.next_cursor);
+    // Only the update: the pending ones posted and one new, nothing of the 300 before.
+    const pending = after.removed.length - 1;
+    expect(after.added).toHaveLength(pending + 1);
+    expect(after.modified).toHaveLength(1);
+  });
+
   it('answers TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION when armed; a restart from the loop\'s start cursor works', async () => {
     const item = await link(undefined, 730);
     clock += NOT_READY_MS + HISTORICAL_MS;

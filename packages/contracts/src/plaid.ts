@@ -90,6 +90,19 @@ export const TransactionsStatus = Type.Union([Type.Literal('ready'), Type.Litera
 
 // ---- HTTP (gateway) ----
 
+export const LinkTokenBody = Type.Object(
+  {
+    item_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: "Link's update mode for this linked item: to log in again, re-grant access or renew consent (items_needing_attention). Without it, a link token for a new bank",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const LinkTokenReply = Type.Object({
   link_token: Type.String({ description: 'Open Plaid Link with this token' }),
   expiration: Type.String(),
@@ -171,7 +184,7 @@ const TransactionsPage = Type.Object({
 });
 
 export const PlaidSubjects = {
-  createLinkToken: defineEndpoint('plaid.link_token.create', Type.Object({ user: User }), LinkTokenReply),
+  createLinkToken: defineEndpoint('plaid.link_token.create', Type.Object({ user: User, item_id: Type.Optional(PlaidId) }), LinkTokenReply),
   createSandboxPublicToken: defineEndpoint(
     'plaid.sandbox_public_token.create',
     Type.Object({ user: User, institution_id: Type.Optional(InstitutionId) }),

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { DEFAULT_DAYS_REQUESTED, Items, currentTransactions, type Item } from './items.ts';
+import { DEFAULT_DAYS_REQUESTED, Items, currentTransactions, grantedAccounts, type Item } from './items.ts';
 import { invalidField, itemLoginRequired, missingFields, PlaidError, requestId, unknownFields, userPermissionRevoked, type PlaidErrorObject } from './plaid-error.ts';
 import { checkRequest, isSpecEndpoint } from './spec.ts';
 import { INSTITUTIONS } from './sandbox-data.ts';
@@ -35,16 +35,39 @@ export interface PlaidEmulatorOptions {
 
 export interface PlaidEmulator {
   app: FastifyInstance;
-  /** The webhooks sent so far, newest last. */
+  /** Every attempt to deliver a webhook so far, in the order the receivers answered them. */
   deliveries: WebhookDelivery[];
+  /**
+   * How many webhooks were queued so far (ids `webhook-1` to `webhook-<n>`). Webhooks go out after
+   * the answer that caused them: every one queued was tried once when `deliveries` holds all n ids.
+   */
+  webhooksQueued(): number;
 }
 
 type Body = Record<string, unknown>;
 
 const SYNC_COUNT_DEFAULT = 100;
-const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED', 'USER_PERMISSION_REVOKED']);
-const ITEM_ERROR_HOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED']);
+/** The `/sandbox/item/fire_webhook` codes a transactions item fires. */
+const SANDBOX_WEBHOOK_CODES = new Set(['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'LOGIN_REPAIRED', 'USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED', 'PENDING_DISCONNECT']);
+/**
+ * The other codes of the spec's fire_webhook enum, with the product each needs: these items have
+ * transactions only, so Plaid answers SANDBOX_PRODUCT_NOT_ENABLED (the spec: "If the Item does not
+ * support the product"). AUTHORIZATION_GRANTED is in the enum but documented nowhere.
+ */
+const SANDBOX_WEBHOOK_PRODUCTS: Record<string, string> = {
+  SMS_MICRODEPOSITS_VERIFICATION: 'auth',
+  RECURRING_TRANSACTIONS_UPDATE: 'recurring_transactions',
+  PRODUCT_READY: 'assets',
+  ERROR: 'assets',
+  AUTHORIZATION_GRANTED: 'auth',
+};
+/** DEFAULT_UPDATE's `webhook_type` to the product it needs, when not transactions. */
+const DEFAULT_UPDATE_PRODUCTS: Record<string, string> = { AUTH: 'auth', HOLDINGS: 'investments', INVESTMENTS_TRANSACTIONS: 'investments', LIABILITIES: 'liabilities', ASSETS: 'assets' };
+type ItemEvent = 'ERROR' | 'PENDING_EXPIRATION' | 'PENDING_DISCONNECT' | 'USER_PERMISSION_REVOKED' | 'USER_ACCOUNT_REVOKED';
+const ITEM_ERROR_HOOKS = new Set<string>(['ERROR', 'PENDING_EXPIRATION', 'PENDING_DISCONNECT', 'USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED'] satisfies ItemEvent[]);
+const DISCONNECT_REASONS = new Set(['INSTITUTION_TOKEN_EXPIRATION', 'INSTITUTION_MIGRATION']);
 const CONSENT_NOTICE_MS = 7 * 86_400_000;
+const LINK_TOKEN_TTL_MS = 4 * 3_600_000;
 
 /**
  * A Plaid API emulator for offline runs and tests, driven by the real `plaid` SDK: the request
@@ -66,12 +89,14 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   const deliveries: WebhookDelivery[] = [];
   const dispatcher = new WebhookDispatcher(webhooks, now, options.webhookRetryDelaysMs ?? [1_000, 5_000, 30_000], (d) => deliveries.push(d));
   let failNext: { error: PlaidError; path: string | undefined } | undefined;
+  /** Link tokens made for update mode, to the item they repair. */
+  const updateModeTokens = new Map<string, { itemId: string; expiresAt: number }>();
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
   app.addHook('onClose', async () => dispatcher.close());
 
-  /** An item's webhook, sent in the background when it has a URL. */
-  const notify = (item: Item, content: WebhookContent): Promise<WebhookDelivery> | undefined =>
+  /** An item's webhook, sent in the background (after the current request is answered) when it has a URL; its id. */
+  const notify = (item: Item, content: WebhookContent): string | undefined =>
     item.webhook ? dispatcher.dispatch(item.webhook, { ...content, item_id: item.itemId, environment: 'sandbox' }) : undefined;
 
   const syncUpdatesAvailable = (item: Item) => ({
@@ -141,10 +166,14 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     const body = bodyOf(req);
     // The spec says it in prose: one of `user` and `user_id` is required.
     if (body.user === undefined && body.user_id === undefined) throw missingFields(['user']);
-    if (!Array.isArray(body.products) && !body.access_token) throw missingFields(['products']);
+    // Update mode: an item's access token instead of products (an item in error too: that is what it is for).
+    const updating = body.access_token === undefined || body.access_token === null ? undefined : items.get(body.access_token, { allowItemError: true });
+    if (!Array.isArray(body.products) && !updating) throw missingFields(['products']);
     refuseBalanceProduct(body.products);
-    const expiration = new Date(now() + 4 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    return ok({ link_token: `link-sandbox-${crypto.randomUUID()}`, expiration });
+    const expiresAt = now() + LINK_TOKEN_TTL_MS;
+    const linkToken = `link-sandbox-${crypto.randomUUID()}`;
+    if (updating) updateModeTokens.set(linkToken, { itemId: updating.itemId, expiresAt });
+    return ok({ link_token: linkToken, expiration: isoSeconds(expiresAt) });
   });
 
   app.post('/sandbox/public_token/create', async (req) => {
@@ -173,7 +202,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/accounts/get', async (req) => {
     const item = itemOf(bodyOf(req).access_token);
-    return ok({ accounts: item.accounts, item: itemObject(item) });
+    return ok({ accounts: grantedAccounts(item), item: itemObject(item) });
   });
 
   app.post('/transactions/sync', async (req) => {
@@ -203,34 +232,54 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/sandbox/item/fire_webhook', async (req) => {
     const body = bodyOf(req);
-    await fireWebhook(itemOf(body.access_token, { allowItemError: true }), String(body.webhook_code));
+    fireWebhook(itemOf(body.access_token, { allowItemError: true }), String(body.webhook_code), typeof body.webhook_type === 'string' ? body.webhook_type : undefined);
     return ok({ webhook_fired: true });
   });
 
-  /** What Plaid's sandbox does on `/sandbox/item/fire_webhook`; answers once the webhook was delivered (or failed). */
-  async function fireWebhook(item: Item, code: string): Promise<WebhookDelivery | undefined> {
+  /**
+   * What Plaid's sandbox does on `/sandbox/item/fire_webhook`: the item changes at once, the
+   * webhook goes out after the answer (as at Plaid). Returns the webhook's id.
+   */
+  function fireWebhook(item: Item, code: string, webhookType?: string): string | undefined {
+    const product = code === 'DEFAULT_UPDATE' && webhookType !== undefined ? DEFAULT_UPDATE_PRODUCTS[webhookType] : SANDBOX_WEBHOOK_PRODUCTS[code];
+    if (product) throw new PlaidError('SANDBOX_ERROR', 'SANDBOX_PRODUCT_NOT_ENABLED', `The ${product} product is not enabled on this item`);
     if (!SANDBOX_WEBHOOK_CODES.has(code)) throw invalidField(`webhook_code must be one of ${[...SANDBOX_WEBHOOK_CODES].join(', ')}`);
     if (!item.webhook) throw new PlaidError('SANDBOX_ERROR', 'SANDBOX_WEBHOOK_INVALID', "Webhook for this item is either not set up, or invalid. Please update the item's webhook and try again.");
     let payload: WebhookContent;
     if (code === 'SYNC_UPDATES_AVAILABLE' || code === 'DEFAULT_UPDATE') {
       const changes = items.simulateUpdates(item);
       payload = code === 'SYNC_UPDATES_AVAILABLE' ? syncUpdatesAvailable(item) : { webhook_type: 'TRANSACTIONS', webhook_code: code, new_transactions: changes.added, error: null };
-    } else if (code === 'USER_PERMISSION_REVOKED') {
-      return setItemError(item, 'USER_PERMISSION_REVOKED');
+    } else if (code === 'USER_PERMISSION_REVOKED' || code === 'USER_ACCOUNT_REVOKED' || code === 'PENDING_DISCONNECT') {
+      return setItemError(item, code);
     } else {
       if (code === 'LOGIN_REPAIRED') item.error = null;
       // LOGIN_REPAIRED has no `error` field; NEW_ACCOUNTS_AVAILABLE's is null when there is none.
       payload = code === 'LOGIN_REPAIRED' ? { webhook_type: 'ITEM', webhook_code: code } : { webhook_type: 'ITEM', webhook_code: code, error: null };
     }
-    // The first attempt before answering, so a caller sees its effect at once (Plaid sends it shortly after).
-    return notify(item, payload)!;
+    return notify(item, payload);
   }
 
-  /** Puts the item in an error state (or warns of one) and sends the ITEM webhook Plaid sends for it. */
-  function setItemError(item: Item, code: 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED'): Promise<WebhookDelivery> | undefined {
+  /**
+   * Puts the item in an error state (or warns of one) and sends the ITEM webhook Plaid sends for it.
+   * PENDING_DISCONNECT: the item stops working in 7 days (`reason` INSTITUTION_TOKEN_EXPIRATION, the
+   * default, also sets its consent expiry); USER_ACCOUNT_REVOKED: one account (the first granted one
+   * unless `accountId`) is no longer listed, the item otherwise works.
+   */
+  function setItemError(item: Item, code: ItemEvent, opts: { reason?: string; accountId?: string } = {}): string | undefined {
     if (code === 'PENDING_EXPIRATION') {
       item.consentExpiresAt = now() + CONSENT_NOTICE_MS;
       return notify(item, { webhook_type: 'ITEM', webhook_code: code, consent_expiration_time: isoSeconds(item.consentExpiresAt) });
+    }
+    if (code === 'PENDING_DISCONNECT') {
+      const reason = opts.reason ?? 'INSTITUTION_TOKEN_EXPIRATION';
+      const disconnectAt = now() + CONSENT_NOTICE_MS;
+      if (reason === 'INSTITUTION_TOKEN_EXPIRATION') item.consentExpiresAt = disconnectAt;
+      return notify(item, { webhook_type: 'ITEM', webhook_code: code, reason, disconnect_time: isoSeconds(disconnectAt) });
+    }
+    if (code === 'USER_ACCOUNT_REVOKED') {
+      const account = opts.accountId ?? (grantedAccounts(item)[0] ?? item.accounts[0]!).account_id;
+      item.revokedAccountIds.add(account);
+      return notify(item, { webhook_type: 'ITEM', webhook_code: code, account_id: account });
     }
     item.error = (code === 'ERROR' ? itemLoginRequired() : userPermissionRevoked()).toBody();
     return notify(item, { webhook_type: 'ITEM', webhook_code: code, error: webhookError(item.error) });
@@ -238,7 +287,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
 
   app.post('/sandbox/item/reset_login', async (req) => {
     const item = itemOf(bodyOf(req).access_token, { allowItemError: true });
-    await setItemError(item, 'ERROR');
+    setItemError(item, 'ERROR');
     return ok({ reset_login: true });
   });
 
@@ -256,14 +305,38 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     };
     return { armed: true };
   });
-  // Item error webhooks by item id: ERROR (ITEM_LOGIN_REQUIRED), PENDING_EXPIRATION, USER_PERMISSION_REVOKED.
+  // Item error webhooks by item id: ERROR (ITEM_LOGIN_REQUIRED), PENDING_EXPIRATION, PENDING_DISCONNECT
+  // (`reason`?), USER_PERMISSION_REVOKED, USER_ACCOUNT_REVOKED (`account_id`?).
   app.post('/_emulator/items/:item_id/item-error', async (req, reply) => {
     const { item_id } = req.params as { item_id: string };
     const item = items.find(item_id);
     if (!item) return reply.status(404).send({ error: 'no such item' });
-    const code = bodyOf(req).webhook_code;
-    if (typeof code !== 'string' || !ITEM_ERROR_HOOKS.has(code)) return reply.status(400).send({ error: `send {webhook_code: ${[...ITEM_ERROR_HOOKS].join(' | ')}}` });
-    return { delivery: (await setItemError(item, code as 'ERROR' | 'PENDING_EXPIRATION' | 'USER_PERMISSION_REVOKED')) ?? null };
+    const { webhook_code: code, reason, account_id: accountId } = bodyOf(req);
+    const usage = `send {webhook_code: ${[...ITEM_ERROR_HOOKS].join(' | ')}, reason?: ${[...DISCONNECT_REASONS].join(' | ')}, account_id?}`;
+    if (typeof code !== 'string' || !ITEM_ERROR_HOOKS.has(code)) return reply.status(400).send({ error: usage });
+    if (reason !== undefined && (typeof reason !== 'string' || !DISCONNECT_REASONS.has(reason))) return reply.status(400).send({ error: usage });
+    if (accountId !== undefined && !item.accounts.some((a) => a.account_id === accountId)) return reply.status(400).send({ error: 'account_id is not an account of this item' });
+    return {
+      webhook_id: setItemError(item, code as ItemEvent, { ...(typeof reason === 'string' ? { reason } : {}), ...(typeof accountId === 'string' ? { accountId } : {}) }) ?? null,
+    };
+  });
+  // What the user does in Link's update mode (with `link_token`, one made for this item): logs in
+  // again, re-grants revoked accounts, renews consent. Plaid sends no webhook for it (LOGIN_REPAIRED
+  // is for repairs outside the app): the app learns it from /item/get or a sync that works again.
+  app.post('/_emulator/items/:item_id/repair', async (req, reply) => {
+    const { item_id } = req.params as { item_id: string };
+    const item = items.find(item_id);
+    if (!item) return reply.status(404).send({ error: 'no such item' });
+    const { link_token: linkToken } = bodyOf(req);
+    if (linkToken !== undefined) {
+      const token = typeof linkToken === 'string' ? updateModeTokens.get(linkToken) : undefined;
+      if (!token || token.itemId !== item.itemId || token.expiresAt <= now()) return reply.status(400).send({ error: 'link_token is not a live update-mode link token of this item' });
+      updateModeTokens.delete(linkToken as string);
+    }
+    item.error = null;
+    item.revokedAccountIds.clear();
+    item.consentExpiresAt = null;
+    return { repaired: true };
   });
   // The next /transactions/sync call of the item with a mid-pagination cursor sees the data change under it.
   app.post('/_emulator/items/:item_id/mutate-during-pagination', async (req, reply) => {
@@ -279,9 +352,9 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
     const item = items.find(item_id);
     if (!item) return reply.status(404).send({ error: 'no such item' });
     const code = bodyOf(req).webhook_code;
-    return { delivery: (await fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE')) ?? null };
+    return { webhook_id: fireWebhook(item, typeof code === 'string' ? code : 'SYNC_UPDATES_AVAILABLE') ?? null };
   });
-  app.get('/_emulator/webhooks', async () => ({ deliveries }));
+  app.get('/_emulator/webhooks', async () => ({ queued: dispatcher.queued, deliveries }));
   app.get('/_emulator/items/:item_id/transactions', async (req, reply) => {
     const { item_id } = req.params as { item_id: string };
     const item = items.find(item_id);
@@ -290,7 +363,7 @@ export async function buildPlaidEmulator(options: PlaidEmulatorOptions = {}): Pr
   });
   app.get('/health', async () => ({ status: 'ok' }));
 
-  return { app, deliveries };
+  return { app, deliveries, webhooksQueued: () => dispatcher.queued };
 }
 
 function bodyOf(req: FastifyRequest): Body {

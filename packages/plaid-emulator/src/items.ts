@@ -32,8 +32,10 @@ export interface Item {
   mutateOnNextPage: boolean;
   /** The item's error as `/item/get` shows it (ITEM_LOGIN_REQUIRED after reset_login), or null. */
   error: PlaidErrorObject | null;
-  /** When the user's consent ends (set by a PENDING_EXPIRATION), or null. */
+  /** When the user's consent ends (set by a PENDING_EXPIRATION or a PENDING_DISCONNECT for token expiry), or null. */
   consentExpiresAt: number | null;
+  /** Accounts whose access the user revoked at the bank (USER_ACCOUNT_REVOKED): no longer listed. */
+  revokedAccountIds: Set<string>;
   firedWebhooks: number;
 }
 
@@ -121,6 +123,7 @@ export class Items {
       mutateOnNextPage: false,
       error: null,
       consentExpiresAt: null,
+      revokedAccountIds: new Set(),
       firedWebhooks: 0,
     };
     this.byAccessToken.set(item.accessToken, item);
@@ -197,10 +200,16 @@ export class Items {
     }
     this.advance(item);
     item.syncSubscribed = true;
-    const accounts = request.accountId === undefined ? item.accounts : item.accounts.filter((a) => a.account_id === request.accountId);
-    if (accounts.length === 0) throw new PlaidError('INVALID_INPUT', 'INVALID_ACCOUNT_ID', `account_id ${request.accountId} is not an account of this item`);
+    const granted = grantedAccounts(item);
+    const accounts = request.accountId === undefined ? granted : granted.filter((a) => a.account_id === request.accountId);
+    if (request.accountId !== undefined && accounts.length === 0) throw new PlaidError('INVALID_INPUT', 'INVALID_ACCOUNT_ID', `account_id ${request.accountId} is not an account of this item`);
     if (item.loaded === 'NOT_READY') {
       return { added: [], modified: [], removed: [], next_cursor: '', has_more: false, transactions_update_status: 'NOT_READY', accounts };
+    }
+    if (request.cursor === 'now') {
+      // The spec's special value, for moving an item from /transactions/get: no changes, and a
+      // cursor after every change so far, so the next call brings only what comes later.
+      return { added: [], modified: [], removed: [], next_cursor: encodeCursor(item, item.changes.length, undefined, request.accountId), has_more: false, transactions_update_status: item.loaded, accounts };
     }
     const cursor = request.cursor ? decodeCursor(item, request.cursor, request.accountId) : { position: 0, generation: undefined };
     if (cursor.generation !== undefined && item.mutateOnNextPage) {
@@ -261,6 +270,11 @@ export class Items {
     item.changes.push(...changes);
     item.generation += 1;
   }
+}
+
+/** The item's accounts the user still grants access to. */
+export function grantedAccounts(item: Item): SandboxAccount[] {
+  return item.accounts.filter((a) => !item.revokedAccountIds.has(a.account_id));
 }
 
 /** The item's transactions as they stand after every change, oldest first. */

@@ -23,4 +23,6 @@ export const SPEC_WEBHOOKS = {
   'ITEM/ERROR': 'ItemErrorWebhook',
   'ITEM/PENDING_EXPIRATION': 'PendingExpirationWebhook',
   'ITEM/USER_PERMISSION_REVOKED': 'UserPermissionRevokedWebhook',
+  'ITEM/PENDING_DISCONNECT': 'PendingDisconnectWebhook',
+  'ITEM/USER_ACCOUNT_REVOKED': 'UserAccountRevokedWebhook',
 } as const;

@@ -8,15 +8,16 @@ export interface StartedPlaidEmulator {
   url: string;
   app: FastifyInstance;
   deliveries: WebhookDelivery[];
+  webhooksQueued(): number;
   close(): Promise<void>;
 }
 
 /** Builds the emulator and listens; port 0 (the default) picks a free port. */
 export async function startPlaidEmulator(opts: PlaidEmulatorOptions & { host?: string; port?: number } = {}): Promise<StartedPlaidEmulator> {
   const { host = '127.0.0.1', port = 0, ...options } = opts;
-  const { app, deliveries } = await buildPlaidEmulator(options);
+  const { app, deliveries, webhooksQueued } = await buildPlaidEmulator(options);
   await app.listen({ host, port });
   const { port: boundPort } = app.server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${urlHost}:${boundPort}`, app, deliveries, close: () => app.close() };
+  return { url: `http://${urlHost}:${boundPort}`, app, deliveries, webhooksQueued, close: () => app.close() };
 }

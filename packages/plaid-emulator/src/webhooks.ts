@@ -11,6 +11,8 @@ export interface WebhookVerificationKey extends JWK {
 }
 
 export interface WebhookDelivery {
+  /** The webhook this attempt delivers: the same for its retries (`webhook-1`, `webhook-2`, ...). */
+  id: string;
   url: string;
   /** The body as sent (before its two-space JSON encoding). */
   payload: WebhookPayload;
@@ -51,7 +53,7 @@ export class WebhookSender {
   }
 
   /** POSTs one webhook and reports what the receiver answered. */
-  async send(url: string, payload: WebhookPayload, now: number): Promise<Omit<WebhookDelivery, 'attempt'>> {
+  async send(url: string, payload: WebhookPayload, now: number): Promise<Omit<WebhookDelivery, 'id' | 'attempt'>> {
     // Plaid sends its webhook bodies indented by two spaces; the signature covers the exact bytes.
     const body = JSON.stringify(payload, null, 2);
     try {
@@ -76,6 +78,7 @@ export class WebhookSender {
 export class WebhookDispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private sent = 0;
 
   constructor(
     private readonly sender: WebhookSender,
@@ -84,9 +87,16 @@ export class WebhookDispatcher {
     private readonly record: (delivery: WebhookDelivery) => void,
   ) {}
 
-  /** Sends at once; resolves with the first attempt (retries go on in the background). */
-  dispatch(url: string, payload: WebhookPayload): Promise<WebhookDelivery> {
-    return this.attempt(url, payload, 1);
+  /**
+   * Queues a webhook and returns its id at once. The first attempt starts on a later turn of the
+   * event loop, so a request that causes a webhook is answered before the webhook goes out, as
+   * Plaid answers first and delivers after; each attempt lands in `record` once the receiver answered.
+   */
+  dispatch(url: string, payload: WebhookPayload): string {
+    this.sent += 1;
+    const id = `webhook-${this.sent}`;
+    this.later(0, () => void this.attempt(id, url, payload, 1));
+    return id;
   }
 
   /** Runs `task` after `ms` unless the emulator closed meanwhile; never keeps the process alive. */
@@ -100,18 +110,22 @@ export class WebhookDispatcher {
     this.timers.add(timer);
   }
 
+  /** How many webhooks were queued so far: their ids are `webhook-1` to `webhook-<queued>`. */
+  get queued(): number {
+    return this.sent;
+  }
+
   close(): void {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 
-  private async attempt(url: string, payload: WebhookPayload, attempt: number): Promise<WebhookDelivery> {
-    const delivery = { ...(await this.sender.send(url, payload, this.now())), attempt };
+  private async attempt(id: string, url: string, payload: WebhookPayload, attempt: number): Promise<void> {
+    const delivery = { id, ...(await this.sender.send(url, payload, this.now())), attempt };
     this.record(delivery);
     const delay = this.retryDelaysMs[attempt - 1];
     const delivered = delivery.status !== null && delivery.status >= 200 && delivery.status < 300;
-    if (!delivered && delay !== undefined) this.later(delay, () => void this.attempt(url, payload, attempt + 1));
-    return delivery;
+    if (!delivered && delay !== undefined) this.later(delay, () => void this.attempt(id, url, payload, attempt + 1));
   }
 }

@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { Configuration, PlaidApi, type Products } from 'plaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
-import { SPEC_ENDPOINTS } from '../src/spec-endpoints.ts';
+import { SPEC_ENDPOINTS, SPEC_WEBHOOKS } from '../src/spec-endpoints.ts';
 import { pinnedSpec, responseMismatches, webhookMismatches } from '../src/spec.ts';
+import { eventually, webhooksDelivered } from './eventually.ts';
 
 const CLIENT_ID = 'conformance-client';
 const SECRET = 'conformance-secret';
@@ -104,14 +105,15 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     await plaid.transactionsSync({ access_token: token, options: { account_id: accounts.accounts[0]!.account_id } });
 
     // Updates and webhooks.
-    for (const code of ['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE']) {
+    for (const code of ['SYNC_UPDATES_AVAILABLE', 'DEFAULT_UPDATE', 'NEW_ACCOUNTS_AVAILABLE', 'PENDING_DISCONNECT', 'USER_ACCOUNT_REVOKED']) {
       await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: code as never });
     }
     await plaid.transactionsSync({ access_token: token, cursor });
+    await plaid.transactionsSync({ access_token: token, cursor: 'now' });
     const first = await plaid.transactionsSync({ access_token: token, count: 50 });
     await emulatorPost(`/_emulator/items/${item.item_id}/mutate-during-pagination`, {});
     expect(await failure(plaid.transactionsSync({ access_token: token, count: 50, cursor: first.data.next_cursor }))).toBe('TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION');
-    await plaid.webhookVerificationKeyGet({ key_id: lastKeyId });
+    await plaid.webhookVerificationKeyGet({ key_id: await eventually('a signed webhook', () => (lastKeyId === 'none' ? undefined : lastKeyId)) });
 
     // Item errors.
     await plaid.sandboxItemResetLogin({ access_token: token });
@@ -119,8 +121,15 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(await failure(plaid.accountsGet({ access_token: token }))).toBe('ITEM_LOGIN_REQUIRED');
     await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: 'LOGIN_REPAIRED' as never });
     await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'PENDING_EXPIRATION' });
+    await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' });
+    await plaid.accountsGet({ access_token: token });
     await plaid.itemGet({ access_token: token });
     await emulatorPost(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'ERROR' });
+    // Repaired through Link's update mode: a link token for the item, no products, no webhook after.
+    const updateMode = await plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], user, access_token: token });
+    expect((await emulatorPost(`/_emulator/items/${item.item_id}/repair`, { link_token: updateMode.data.link_token })).status).toBe(200);
+    await plaid.itemGet({ access_token: token });
+    await plaid.accountsGet({ access_token: token });
     await plaid.sandboxItemFireWebhook({ access_token: token, webhook_code: 'USER_PERMISSION_REVOKED' as never });
     await plaid.itemGet({ access_token: token });
     expect(await failure(plaid.transactionsSync({ access_token: token }))).toBe('USER_PERMISSION_REVOKED');
@@ -128,11 +137,14 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     // Request errors.
     const noHook = (await plaid.itemPublicTokenExchange({ public_token: (await plaid.sandboxPublicTokenCreate({ institution_id: 'ins_109509', initial_products: transactions })).data.public_token })).data;
     expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never }))).toBe('SANDBOX_WEBHOOK_INVALID');
+    expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'PRODUCT_READY' as never }))).toBe('SANDBOX_PRODUCT_NOT_ENABLED');
+    expect(await failure(plaid.sandboxItemFireWebhook({ access_token: noHook.access_token, webhook_code: 'MADE_UP' as never }))).toBe('INVALID_FIELD');
     expect(await failure(plaid.accountsGet({} as never))).toBe('MISSING_FIELDS');
     expect(await failure(plaid.itemGet({ access_token: token, extra: 1 } as never))).toBe('UNKNOWN_FIELDS');
     expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['ZZ' as never], products: transactions, user }))).toBe('INVALID_FIELD');
     expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], products: ['balance' as Products], user }))).toBe('INVALID_PRODUCT');
     expect(await failure(plaid.itemPublicTokenExchange({ public_token: pub.public_token }))).toBe('INVALID_PUBLIC_TOKEN');
+    expect(await failure(plaid.linkTokenCreate({ client_name: 'App', language: 'en', country_codes: ['US' as never], user, access_token: 'access-sandbox-garbage' }))).toBe('INVALID_ACCESS_TOKEN');
     expect(await failure(plaid.sandboxPublicTokenCreate({ institution_id: 'ins_nope', initial_products: transactions }))).toBe('INVALID_INSTITUTION');
     expect(await failure(plaid.webhookVerificationKeyGet({ key_id: 'nope' }))).toBe('INVALID_WEBHOOK_VERIFICATION_KEY_ID');
     expect(await failure(plaid.accountsGet({ access_token: 'access-sandbox-garbage' }))).toBe('INVALID_ACCESS_TOKEN');
@@ -145,6 +157,9 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(unknownEndpoint.status).toBe(404);
     await plaid.itemRemove({ access_token: noHook.access_token });
     expect(await failure(plaid.itemGet({ access_token: noHook.access_token }))).toBe('ITEM_NOT_FOUND');
+
+    // Webhooks go out after the answers that caused them: every one must have arrived.
+    await webhooksDelivered(emulator);
 
     // The verdict, per endpoint.
     const counts: Record<string, { ok: number; error: number; mismatched: number }> = {};
@@ -175,7 +190,7 @@ describe('emulator conformance to Plaid\'s OpenAPI spec', () => {
     expect(mismatches).toEqual([]);
     for (const path of SPEC_ENDPOINTS) expect(counts[path]?.ok, `${path} answered 200 at least once`).toBeGreaterThan(0);
     expect(Object.values(counts).reduce((n, r) => n + r.error, 0)).toBeGreaterThanOrEqual(15);
-    expect(Object.keys(hooks).sort()).toEqual(['ITEM/ERROR', 'ITEM/LOGIN_REPAIRED', 'ITEM/NEW_ACCOUNTS_AVAILABLE', 'ITEM/PENDING_EXPIRATION', 'ITEM/USER_PERMISSION_REVOKED', 'TRANSACTIONS/DEFAULT_UPDATE', 'TRANSACTIONS/SYNC_UPDATES_AVAILABLE']);
+    expect(Object.keys(hooks).sort()).toEqual(Object.keys(SPEC_WEBHOOKS).sort());
 
   });
 

@@ -6,6 +6,7 @@ import { importJWK, jwtVerify } from 'jose';
 import { Configuration, PlaidApi, type Products, type Transaction } from 'plaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
+import { eventually } from './eventually.ts';
 
 const CLIENT_ID = 'test-client';
 const SECRET = 'test-secret';
@@ -28,19 +29,42 @@ async function plaidError(call: Promise<unknown>): Promise<{ status: number; err
   throw new Error('expected the call to fail');
 }
 
-/** A webhook receiver on loopback that keeps what it gets. */
-async function receiver(): Promise<{ url: string; received: Array<{ body: string; verification: string | undefined }>; server: Server }> {
-  const received: Array<{ body: string; verification: string | undefined }> = [];
+interface Received {
+  body: string;
+  verification: string | undefined;
+}
+
+/**
+ * A webhook receiver on loopback that keeps what it gets. `hold()` makes it keep the requests
+ * waiting, unanswered, until `release()`.
+ */
+async function receiver() {
+  const received: Received[] = [];
+  let held: Array<() => void> | undefined;
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString('utf8')));
     req.on('end', () => {
       received.push({ body, verification: req.headers['plaid-verification'] as string | undefined });
-      res.writeHead(200).end('{}');
+      const answer = () => void res.writeHead(200).end('{}');
+      if (held) held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, server };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    server,
+    /** The parsed bodies received for one item, in order. */
+    bodiesOf: (itemId: string) => received.map((r) => JSON.parse(r.body) as Record<string, unknown>).filter((b) => b.item_id === itemId),
+    hold: () => void (held ??= []),
+    release: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const answer of waiting) answer();
+    },
+  };
 }
 
 describe('plaid emulator through the plaid SDK', () => {
@@ -230,6 +254,21 @@ describe('plaid emulator through the plaid SDK', () => {
     });
   });
 
+  it('takes cursor "now" as the spec allows: no history, only what changes after it', async () => {
+    const item = await link(hook.url, 730);
+    clock += NOT_READY_MS + HISTORICAL_MS;
+    const { data: now } = await plaid.transactionsSync({ access_token: item.access_token, cursor: 'now' });
+    expect(now).toMatchObject({ added: [], modified: [], removed: [], has_more: false, transactions_update_status: 'HISTORICAL_UPDATE_COMPLETE' });
+    expect(now.next_cursor).not.toBe('');
+    expect((await syncAll(item.access_token, now.next_cursor)).added).toEqual([]);
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
+    const after = await syncAll(item.access_token, now.next_cursor);
+    // Only the update: the pending ones posted and one new, nothing of the 300 before.
+    const pending = after.removed.length - 1;
+    expect(after.added).toHaveLength(pending + 1);
+    expect(after.modified).toHaveLength(1);
+  });
+
   it('answers TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION when armed; a restart from the loop\'s start cursor works', async () => {
     const item = await link(undefined, 730);
     clock += NOT_READY_MS + HISTORICAL_MS;
@@ -254,13 +293,11 @@ describe('plaid emulator through the plaid SDK', () => {
     clock += NOT_READY_MS + HISTORICAL_MS;
     const first = await syncAll(item.access_token);
     const pending = first.transactions.filter((t) => t.pending).map((t) => t.transaction_id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    hook.received.length = 0;
+    expect(hook.bodiesOf(item.item_id)).toEqual([]);
 
     const { data } = await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'SYNC_UPDATES_AVAILABLE' as never });
     expect(data.webhook_fired).toBe(true);
-    expect(hook.received).toHaveLength(1);
-    const { body, verification } = hook.received[0]!;
+    const { body, verification } = await eventually('the fired webhook', () => hook.received.find((r) => r.body.includes(item.item_id)));
     expect(JSON.parse(body)).toMatchObject({ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: item.item_id });
 
     // Verify it the way Plaid documents.
@@ -308,38 +345,157 @@ describe('plaid emulator through the plaid SDK', () => {
 
   it('puts an item into ITEM_LOGIN_REQUIRED on reset_login: /item/get carries the error, ITEM/ERROR is sent, LOGIN_REPAIRED clears it', async () => {
     const item = await link(hook.url);
-    hook.received.length = 0;
     await plaid.sandboxItemResetLogin({ access_token: item.access_token });
     expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED' });
     const broken = (await plaid.itemGet({ access_token: item.access_token })).data.item;
     expect(broken.error).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'ITEM_LOGIN_REQUIRED', status: 400, error_message: expect.any(String) });
-    expect(hook.received.map((r) => JSON.parse(r.body))).toEqual([
+    const [error] = await eventually('ITEM/ERROR', () => (hook.bodiesOf(item.item_id).length >= 1 ? hook.bodiesOf(item.item_id) : undefined));
+    expect(hook.bodiesOf(item.item_id)).toEqual([
       expect.objectContaining({ webhook_type: 'ITEM', webhook_code: 'ERROR', item_id: item.item_id, error: expect.objectContaining({ error_code: 'ITEM_LOGIN_REQUIRED' }) }),
     ]);
-    expect(JSON.parse(hook.received[0]!.body).error).not.toHaveProperty('request_id');
+    expect(error!.error).not.toHaveProperty('request_id');
 
     await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'LOGIN_REPAIRED' as never });
     expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toBeNull();
-    const repaired = JSON.parse(hook.received[1]!.body) as Record<string, unknown>;
+    const repaired = await eventually('LOGIN_REPAIRED', () => hook.bodiesOf(item.item_id)[1]);
     expect(repaired).toEqual({ webhook_type: 'ITEM', webhook_code: 'LOGIN_REPAIRED', item_id: item.item_id, environment: 'sandbox' });
     expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
   });
 
   it('sends PENDING_EXPIRATION and USER_PERMISSION_REVOKED through its test hook, with their effect on the item', async () => {
     const item = await link(hook.url);
-    hook.received.length = 0;
     const fire = (webhook_code: string) =>
       fetch(`${emulator.url}/_emulator/items/${item.item_id}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
     expect((await fire('PENDING_EXPIRATION')).status).toBe(200);
-    const expiring = JSON.parse(hook.received[0]!.body) as { consent_expiration_time: string };
+    const expiring = (await eventually('PENDING_EXPIRATION', () => hook.bodiesOf(item.item_id)[0])) as { consent_expiration_time: string };
     expect(Date.parse(expiring.consent_expiration_time)).toBe(clock + 7 * DAY_MS - (clock % 1000));
     expect((await plaid.itemGet({ access_token: item.access_token })).data.item.consent_expiration_time).toBe(expiring.consent_expiration_time);
     expect((await plaid.accountsGet({ access_token: item.access_token })).status).toBe(200);
 
     expect((await fire('USER_PERMISSION_REVOKED')).status).toBe(200);
-    expect(JSON.parse(hook.received[1]!.body)).toMatchObject({ webhook_type: 'ITEM', webhook_code: 'USER_PERMISSION_REVOKED', error: { error_code: 'USER_PERMISSION_REVOKED' } });
+    expect(await eventually('USER_PERMISSION_REVOKED', () => hook.bodiesOf(item.item_id)[1])).toMatchObject({ webhook_type: 'ITEM', webhook_code: 'USER_PERMISSION_REVOKED', error: { error_code: 'USER_PERMISSION_REVOKED' } });
     expect(await plaidError(plaid.transactionsSync({ access_token: item.access_token }))).toMatchObject({ error_type: 'ITEM_ERROR', error_code: 'USER_PERMISSION_REVOKED' });
     expect((await fire('NOPE')).status).toBe(400);
+  });
+
+  it('fires PENDING_DISCONNECT and USER_ACCOUNT_REVOKED, by fire_webhook and by the test hook, with their effect on the item', async () => {
+    const item = await link(hook.url);
+    const accounts = (await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id);
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'PENDING_DISCONNECT' as never });
+    const disconnect = await eventually('PENDING_DISCONNECT', () => hook.bodiesOf(item.item_id)[0]);
+    const inAWeek = new Date(clock + 7 * DAY_MS - (clock % 1000)).toISOString().replace('.000Z', 'Z');
+    expect(disconnect).toEqual({ webhook_type: 'ITEM', webhook_code: 'PENDING_DISCONNECT', item_id: item.item_id, reason: 'INSTITUTION_TOKEN_EXPIRATION', disconnect_time: inAWeek, environment: 'sandbox' });
+    // The US consent ends then; the item works until it does.
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item).toMatchObject({ consent_expiration_time: inAWeek, error: null });
+
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'USER_ACCOUNT_REVOKED' as never });
+    expect(await eventually('USER_ACCOUNT_REVOKED', () => hook.bodiesOf(item.item_id)[1])).toEqual({
+      webhook_type: 'ITEM',
+      webhook_code: 'USER_ACCOUNT_REVOKED',
+      item_id: item.item_id,
+      account_id: accounts[0],
+      environment: 'sandbox',
+    });
+    // That account is no longer shared; the others are.
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual(accounts.slice(1));
+
+    const post = (body: object) => fetch(`${emulator.url}/_emulator/items/${item.item_id}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' })).status).toBe(200);
+    expect((await post({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: accounts[2] })).status).toBe(200);
+    expect((await post({ webhook_code: 'PENDING_DISCONNECT', reason: 'BORED' })).status).toBe(400);
+    expect((await post({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: 'nope' })).status).toBe(400);
+    const [migration, revoked] = await eventually('two more webhooks', () => (hook.bodiesOf(item.item_id).length >= 4 ? hook.bodiesOf(item.item_id).slice(2) : undefined));
+    expect(migration).toMatchObject({ webhook_code: 'PENDING_DISCONNECT', reason: 'INSTITUTION_MIGRATION' });
+    expect(revoked).toMatchObject({ webhook_code: 'USER_ACCOUNT_REVOKED', account_id: accounts[2] });
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual([accounts[1]]);
+  });
+
+  it('answers fire_webhook codes the spec lists but a transactions item cannot fire with SANDBOX_PRODUCT_NOT_ENABLED', async () => {
+    const item = await link(hook.url);
+    for (const [webhook_code, product] of [
+      ['PRODUCT_READY', 'assets'],
+      ['ERROR', 'assets'],
+      ['SMS_MICRODEPOSITS_VERIFICATION', 'auth'],
+      ['RECURRING_TRANSACTIONS_UPDATE', 'recurring_transactions'],
+    ]) {
+      expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: webhook_code as never })), webhook_code).toMatchObject({
+        status: 400,
+        error_type: 'SANDBOX_ERROR',
+        error_code: 'SANDBOX_PRODUCT_NOT_ENABLED',
+        error_message: `The ${product} product is not enabled on this item`,
+      });
+    }
+    expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'DEFAULT_UPDATE' as never, webhook_type: 'AUTH' as never }))).toMatchObject({ error_code: 'SANDBOX_PRODUCT_NOT_ENABLED' });
+    expect((await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'DEFAULT_UPDATE' as never, webhook_type: 'TRANSACTIONS' as never })).data.webhook_fired).toBe(true);
+    // Not in the spec's list at all: the request is invalid.
+    expect(await plaidError(plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'MADE_UP' as never }))).toMatchObject({ error_type: 'INVALID_REQUEST', error_code: 'INVALID_FIELD' });
+    // None of the refused ones was sent.
+    await eventually('DEFAULT_UPDATE', () => hook.bodiesOf(item.item_id)[0]);
+    expect(hook.bodiesOf(item.item_id).map((b) => b.webhook_code)).toEqual(['DEFAULT_UPDATE']);
+  });
+
+  it('makes update-mode link tokens from an access token; a repair through one clears the item without any webhook', async () => {
+    const item = await link(hook.url);
+    const accounts = (await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id);
+    await plaid.sandboxItemResetLogin({ access_token: item.access_token });
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'USER_ACCOUNT_REVOKED' as never });
+    await eventually('two webhooks', () => (hook.bodiesOf(item.item_id).length >= 2 ? true : undefined));
+    const args = { client_name: 'App', language: 'en', country_codes: ['US' as never], user: { client_user_id: 'u1' } };
+    // No products in update mode: the access token says which item; an item in error is what it is for.
+    const { data: updateMode } = await plaid.linkTokenCreate({ ...args, access_token: item.access_token });
+    expect(updateMode.link_token).toMatch(/^link-sandbox-/);
+    expect(await plaidError(plaid.linkTokenCreate({ ...args, access_token: 'access-sandbox-nope' }))).toMatchObject({ error_code: 'INVALID_ACCESS_TOKEN' });
+    expect(await plaidError(plaid.linkTokenCreate(args))).toMatchObject({ error_code: 'MISSING_FIELDS', error_message: expect.stringContaining('products') });
+
+    const repair = (body: object) => fetch(`${emulator.url}/_emulator/items/${item.item_id}/repair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const { data: newBank } = await plaid.linkTokenCreate({ ...args, products: ['transactions' as Products] });
+    expect((await repair({ link_token: newBank.link_token })).status).toBe(400);
+    expect(await plaidError(plaid.accountsGet({ access_token: item.access_token }))).toMatchObject({ error_code: 'ITEM_LOGIN_REQUIRED' });
+    const sent = hook.bodiesOf(item.item_id).length;
+    expect((await repair({ link_token: updateMode.link_token })).status).toBe(200);
+    expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toBeNull();
+    expect((await plaid.accountsGet({ access_token: item.access_token })).data.accounts.map((a) => a.account_id)).toEqual(accounts);
+    // A link token does update mode once.
+    expect((await repair({ link_token: updateMode.link_token })).status).toBe(400);
+    // Plaid sends nothing for it (LOGIN_REPAIRED is for repairs outside the app): an unrelated webhook after it is the next one.
+    await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'NEW_ACCOUNTS_AVAILABLE' as never });
+    await eventually('NEW_ACCOUNTS_AVAILABLE', () => hook.bodiesOf(item.item_id)[sent]);
+    expect(hook.bodiesOf(item.item_id).slice(sent).map((b) => b.webhook_code)).toEqual(['NEW_ACCOUNTS_AVAILABLE']);
+  });
+
+  it('answers fire_webhook, reset_login and the test hooks first and delivers their webhook after, as Plaid does', async () => {
+    const item = await link(hook.url);
+    const attemptsOf = () => emulator.deliveries.filter((d) => d.payload.item_id === item.item_id);
+    const post = (path: string, body: object) => fetch(`${emulator.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // The receiver keeps every webhook waiting: a call that waited for its delivery would never answer.
+    hook.hold();
+    let ids: string[];
+    try {
+      expect((await plaid.sandboxItemFireWebhook({ access_token: item.access_token, webhook_code: 'NEW_ACCOUNTS_AVAILABLE' as never })).data.webhook_fired).toBe(true);
+      expect((await plaid.sandboxItemResetLogin({ access_token: item.access_token })).data.reset_login).toBe(true);
+      // Its effect is there at once; only the webhook comes later.
+      expect((await plaid.itemGet({ access_token: item.access_token })).data.item.error).toMatchObject({ error_code: 'ITEM_LOGIN_REQUIRED' });
+      const hooked = (await (await post(`/_emulator/items/${item.item_id}/item-error`, { webhook_code: 'PENDING_EXPIRATION' })).json()) as { webhook_id: string };
+      const fired = (await (await post(`/_emulator/items/${item.item_id}/fire-webhook`, { webhook_code: 'LOGIN_REPAIRED' })).json()) as { webhook_id: string };
+      ids = [hooked.webhook_id, fired.webhook_id];
+      expect(ids).toEqual([expect.stringMatching(/^webhook-\d+$/), expect.stringMatching(/^webhook-\d+$/)]);
+      expect(attemptsOf()).toEqual([]);
+      await eventually('four webhooks at the receiver', () => (hook.bodiesOf(item.item_id).length >= 4 ? true : undefined));
+      expect(attemptsOf()).toEqual([]);
+    } finally {
+      hook.release();
+    }
+    const delivered = await eventually('four delivered webhooks', () => (attemptsOf().length >= 4 ? attemptsOf() : undefined));
+    // Released at once, they may be answered in any order: sorted by when they were sent.
+    delivered.sort((a, b) => Number(a.id.split('-')[1]) - Number(b.id.split('-')[1]));
+    expect(delivered.map((d) => [d.payload.webhook_code, d.status])).toEqual([
+      ['NEW_ACCOUNTS_AVAILABLE', 200],
+      ['ERROR', 200],
+      ['PENDING_EXPIRATION', 200],
+      ['LOGIN_REPAIRED', 200],
+    ]);
+    // The test hooks' answers name the webhook they queued.
+    expect(ids.map((id) => delivered.find((d) => d.id === id)?.payload.webhook_code)).toEqual(['PENDING_EXPIRATION', 'LOGIN_REPAIRED']);
   });
 
   it('fails the next call as armed, then serves again', async () => {
@@ -379,8 +535,7 @@ describe('plaid emulator webhooks on its own', () => {
       const { data: item } = await plaid.itemPublicTokenExchange({ public_token: pub.public_token });
       expect((await plaid.transactionsSync({ access_token: item.access_token })).data.transactions_update_status).toBe('NOT_READY');
       // No call from here on: the emulator acts on its own.
-      const deadline = Date.now() + 3_000;
-      while (bodies.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      await eventually('three delivery attempts', () => (emulator.deliveries.length >= 3 ? emulator.deliveries : undefined));
       const base = { webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: item.item_id, environment: 'sandbox' };
       expect(bodies).toEqual([
         { ...base, initial_update_complete: true, historical_update_complete: false },

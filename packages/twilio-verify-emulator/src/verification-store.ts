@@ -71,7 +71,7 @@ export class VerificationStore {
   send(service: ServiceRef, to: string, channel: Channel, friendlyName?: string): Verification {
     const now = this.#clock.now();
     let verification = this.#findByRecipient(service, to);
-    if (verification && verification.sends.length >= this.#rules.maxSendAttempts) throw maxSendAttemptsReached();
+    if (verification && verification.sends.length >= this.#rules.maxSendAttempts) throw maxSendAttemptsReached(this.#secondsLeft(verification));
     if (!verification) {
       verification = {
         sid: twilioSid('VE'),
@@ -114,7 +114,7 @@ export class VerificationStore {
       // Twilio refuses the check after the last allowed one and deletes the verification: from
       // then on it is 20404, like an expired or approved one.
       this.#pending.delete(verification.sid);
-      throw maxCheckAttemptsReached();
+      throw maxCheckAttemptsReached(this.#secondsLeft(verification));
     }
     verification.updatedAt = this.#clock.now();
     if (code !== verification.code) {
@@ -152,6 +152,11 @@ export class VerificationStore {
       if (this.#isLive(verification) && verification.to === to && sameService(verification, service)) return verification;
     }
     return undefined;
+  }
+
+  /** Whole seconds (at least 1) until the verification expires. */
+  #secondsLeft(verification: Verification): number {
+    return Math.max(1, Math.ceil((verification.createdAt + this.#rules.codeTtlSeconds * 1000 - this.#clock.now()) / 1000));
   }
 
   /** Expiry is lazy: an expired verification is dropped the first time anyone looks at it. */

@@ -77,6 +77,7 @@ interface Recorded {
   pathname: string;
   status: number;
   body: unknown;
+  headers?: Record<string, unknown>;
 }
 
 /** The emulator's client, keeping every response exactly as it came off the wire. */
@@ -86,7 +87,7 @@ class RecordingClient extends EmulatorRequestClient {
   override async request<TData>(opts: Parameters<EmulatorRequestClient['request']>[0] & { data?: TData }) {
     const response = await super.request<TData>(opts);
     const { pathname } = new URL(opts.uri.replace(/^https:\/\/[^/]+/, this.baseUrl));
-    this.responses.push({ method: opts.method.toLowerCase(), pathname, status: response.statusCode, body: response.body });
+    this.responses.push({ method: opts.method.toLowerCase(), pathname, status: response.statusCode, body: response.body, headers: response.headers as Record<string, unknown> });
     return response;
   }
 }
@@ -101,6 +102,9 @@ function check(response: Recorded): { counted: string; mismatches: string[] } {
   // The request client hands over the body as received; parse it if it is still text.
   const body = (typeof response.body === 'string' ? JSON.parse(response.body) : response.body) as Record<string, unknown>;
   const declared = operation.responses[String(response.status)]?.content?.['application/json']?.schema;
+  // Not the spec's (it lists no headers), but what a client needs of a rate limit: when to come back.
+  const retryAfter = response.headers?.['retry-after'];
+  const headerMismatches = response.status === 429 && !(typeof retryAfter === 'string' && /^[1-9]\d*$/.test(retryAfter)) ? [`${where}: no Retry-After (seconds) on a 429`] : [];
   if (!declared) {
     // Twilio documents its errors once, not per operation: an undeclared error status must still be
     // the spec's error body, with all of its fields.
@@ -108,10 +112,10 @@ function check(response: Recorded): { counted: string; mismatches: string[] } {
     const missing = ERROR_FIELDS.filter((field) => !(field in body));
     const invalid = validateError(body) ? [] : [ajv.errorsText(validateError.errors)];
     const statusMatches = body['status'] === response.status ? [] : [`body status ${String(body['status'])}`];
-    return { counted: `${counted} (error schema)`, mismatches: [...missing.map((f) => `missing ${f}`), ...invalid, ...statusMatches].map((m) => `${where}: ${m}`) };
+    return { counted: `${counted} (error schema)`, mismatches: [...[...missing.map((f) => `missing ${f}`), ...invalid, ...statusMatches].map((m) => `${where}: ${m}`), ...headerMismatches] };
   }
   const validate = validatorFor(declared);
-  const mismatches = validate(body) ? [] : [`${where}: ${ajv.errorsText(validate.errors)}`];
+  const mismatches = validate(body) ? [...headerMismatches] : [`${where}: ${ajv.errorsText(validate.errors)}`, ...headerMismatches];
   // The spec's schemas allow extra properties; ours must not invent any.
   const known = resolve(declared).properties;
   if (known) for (const key of Object.keys(body)) if (!(key in known)) mismatches.push(`${where}: property ${key} is not in the spec`);
@@ -229,5 +233,8 @@ describe('conformance with the official Twilio Verify v2 OpenAPI document', () =
     expect(check({ ...good, body: JSON.stringify({ sid, code: '123456' }) }).mismatches).toEqual([expect.stringContaining('property code is not in the spec')]);
     expect(check({ ...good, status: 404, body: JSON.stringify({ code: 20404, message: 'x', status: 404 }) }).mismatches).toEqual([expect.stringContaining('missing more_info')]);
     expect(check({ ...good, status: 204, body: '{}' }).mismatches).toEqual([expect.stringContaining('status not declared')]);
+    const limited = { method: 'post', pathname: `/v2/Services/${SERVICE_SID}/Verifications`, status: 429, body: JSON.stringify({ code: 20429, message: 'x', more_info: 'y', status: 429 }) };
+    expect(check({ ...limited, headers: { 'retry-after': '1' } }).mismatches).toEqual([]);
+    expect(check({ ...limited, headers: {} }).mismatches).toEqual([expect.stringContaining('no Retry-After')]);
   });
 });

@@ -99,6 +99,44 @@ describe('the Verify API on the wire', () => {
     expect(await res.json()).toMatchObject({ code: 20003 });
   });
 
+  it('sends Retry-After with every 429: 60203 and 60202 until the verification expires, 20429 and 60212 in a second', async () => {
+    const retryAfter = async (res: Response) => [res.status, ((await res.json()) as { code: number }).code, res.headers.get('retry-after')];
+    const send = (to: string) => postForm(`/Services/${SERVICE_SID}/Verifications`, { To: to, Channel: 'sms' });
+    const check = (to: string, code: string) => postForm(`/Services/${SERVICE_SID}/VerificationCheck`, { To: to, Code: code });
+
+    const resent = nextPhone();
+    for (let i = 0; i < 5; i++) expect((await send(resent)).status).toBe(201);
+    // The clock stands still here: the whole 10 minutes are left.
+    expect(await retryAfter(await send(resent))).toEqual([429, 60203, '600']);
+
+    const guessed = nextPhone();
+    await send(guessed);
+    for (let i = 0; i < 5; i++) expect((await check(guessed, '0000000')).status).toBe(200);
+    expect(await retryAfter(await check(guessed, '0000000'))).toEqual([429, 60202, '600']);
+
+    for (const [code, seconds] of [[20429, '1'], [60212, '1'], [60203, '600'], [60202, '600']] as const) {
+      const to = nextPhone();
+      const queued = await fetch(`${emulator.url}/_emulator/failures`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, to }) });
+      expect(queued.status).toBe(204);
+      expect(await retryAfter(await send(to)), String(code)).toEqual([429, code, seconds]);
+    }
+    // Nothing else carries one.
+    expect((await postForm(`/Services/${SERVICE_SID}/Verifications`, { Channel: 'sms' })).headers.get('retry-after')).toBeNull();
+
+    // Later in the verification's life, less is left.
+    let now = FIXED_NOW;
+    const later = await startTwilioVerifyEmulator({ now: () => now });
+    try {
+      const to = nextPhone();
+      const sendLater = () => fetch(`${later.url}/v2/Services/${SERVICE_SID}/Verifications`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth }, body: new URLSearchParams({ To: to, Channel: 'sms' }).toString() });
+      for (let i = 0; i < 5; i++) expect((await sendLater()).status).toBe(201);
+      now += 100_500;
+      expect(await retryAfter(await sendLater())).toEqual([429, 60203, '500']);
+    } finally {
+      await later.close();
+    }
+  });
+
   it('answers an unknown Verify path with 20404', async () => {
     const res = await postForm(`/Services/${SERVICE_SID}/Nope`, {});
 

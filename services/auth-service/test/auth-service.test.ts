@@ -7,6 +7,7 @@ import { ConfigError } from '@repo/runtime';
 import { MemorySessionStore, MemoryVerificationLimits, MemoryVerificationLog } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
+import { EmulatorRequestClient } from '@repo/twilio-verify-emulator/request-client';
 import { buildAuthService } from '../src/app.ts';
 import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from '../src/config.ts';
 import { mapTwilioError } from '../src/twilio-verify.ts';
@@ -204,6 +205,24 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     const res = await fetch(`${emulator.url}/_emulator/clock/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seconds: 601 }) });
     expect(res.status).toBe(200);
     await expect(check(other, otherCode)).rejects.toMatchObject({ code: 'VERIFICATION_EXPIRED', statusCode: 410 });
+  });
+
+  it('answers a code of a verification canceled at Twilio with VERIFICATION_EXPIRED, every time, and a new code works', async () => {
+    const phone = '+14155550114';
+    await send(phone);
+    const code = await outboxCode(phone);
+    // Canceled at Twilio (by an operator, or our own cleanup) through the SDK: a resend names the
+    // pending verification, and Status=canceled ends it; Twilio then answers 20404 for it.
+    const twilioClient = twilio(EMULATOR_CREDENTIALS.accountSid, EMULATOR_CREDENTIALS.authToken, { httpClient: new EmulatorRequestClient(emulator.url) });
+    const service = twilioClient.verify.v2.services(EMULATOR_CREDENTIALS.serviceSid);
+    const { sid } = await service.verifications.create({ to: phone, channel: 'sms' });
+    expect((await service.verifications(sid).update({ status: 'canceled' })).status).toBe('canceled');
+    await expect(service.verifications(sid).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
+    // The code can no longer be used: the user must ask for a new one, which is what this code says.
+    for (let i = 0; i < 2; i++) await expect(check(phone, code)).rejects.toMatchObject({ code: 'VERIFICATION_EXPIRED', statusCode: 410 });
+    await send(phone);
+    const fresh = await outboxCode(phone);
+    expect((await check(phone, fresh)).phone_number).toBe(phone);
   });
 
   it.each([

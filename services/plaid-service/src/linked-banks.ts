@@ -19,10 +19,22 @@ const NOT_READY_RETRY_AFTER = 5;
 const SYNC_PAGE_SIZE = 500;
 // Kept back from signup's wait for what comes after it (the accounts, a page of transactions).
 const SIGNUP_ANSWER_MS = 500;
+/** How often a read asks Plaid again about an item in error (Plaid sends no webhook after a repair in update mode). */
+const RECHECK_INTERVAL_MS = 60_000;
 const TRANSACTION_WEBHOOKS = new Set(['SYNC_UPDATES_AVAILABLE', 'INITIAL_UPDATE', 'HISTORICAL_UPDATE', 'DEFAULT_UPDATE', 'TRANSACTIONS_REMOVED']);
-const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'USER_PERMISSION_REVOKED', 'LOGIN_REPAIRED']);
+const ITEM_WEBHOOKS = new Set(['ERROR', 'PENDING_EXPIRATION', 'PENDING_DISCONNECT', 'USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED', 'LOGIN_REPAIRED']);
+/** Item error codes that mean the user withdrew access (the whole item, or one of its accounts), not a login to redo. */
+const REVOKED_CODES = new Set(['USER_PERMISSION_REVOKED', 'USER_ACCOUNT_REVOKED']);
 
-type WebhookEvent = { webhook_type?: unknown; webhook_code?: unknown; item_id?: unknown; error?: unknown; consent_expiration_time?: unknown };
+type WebhookEvent = {
+  webhook_type?: unknown;
+  webhook_code?: unknown;
+  item_id?: unknown;
+  error?: unknown;
+  consent_expiration_time?: unknown;
+  disconnect_time?: unknown;
+  account_id?: unknown;
+};
 
 export interface LinkedBanksDeps {
   settings: PlaidSettings;
@@ -41,8 +53,15 @@ export interface LinkedBanksDeps {
 export class LinkedBanks {
   constructor(private readonly deps: LinkedBanksDeps) {}
 
-  async createLinkToken({ user }: Req<'createLinkToken'>): Promise<Res<'createLinkToken'>> {
-    const { settings, plaid } = this.deps;
+  /**
+   * A Link token for a new bank, or with `item_id` one for Link's update mode on that item (the
+   * user logs in again, re-grants access or renews consent): Plaid's update mode is a link token
+   * made with the item's access token and no products. Plaid sends no webhook once the user is
+   * through, so the item is marked to be asked about again (/item/get) on its next read.
+   */
+  async createLinkToken({ user, item_id }: Req<'createLinkToken'>): Promise<Res<'createLinkToken'>> {
+    const { settings, plaid, store } = this.deps;
+    const item = item_id === undefined ? undefined : (await this.itemsOf(user, item_id, { evenInError: true }))[0]!;
     const data = await this.callPlaid((options) =>
       plaid.linkTokenCreate(
         {
@@ -50,13 +69,18 @@ export class LinkedBanks {
           language: settings.language,
           country_codes: settings.countryCodes as CountryCode[],
           user: { client_user_id: this.clientUserId(user) },
-          products: ['transactions' as Products],
-          transactions: { days_requested: settings.transactionsDays },
+          ...(item
+            ? { access_token: this.accessToken(item) }
+            : { products: ['transactions' as Products], transactions: { days_requested: settings.transactionsDays } }),
           ...(settings.webhookUrl ? { webhook: settings.webhookUrl } : {}),
         },
         options,
       ),
     );
+    if (item?.health?.error_code) {
+      // As if last asked a minute ago: the next read asks Plaid whether the repair went through.
+      await store.setItemHealth(item.item_id, { ...item.health, updated_at: new Date(this.deps.now() - RECHECK_INTERVAL_MS).toISOString() });
+    }
     return { link_token: data.link_token, expiration: data.expiration };
   }
 
@@ -256,8 +280,9 @@ export class LinkedBanks {
   }
 
   /**
-   * ITEM webhooks: the item's error (ERROR, USER_PERMISSION_REVOKED) or coming consent expiry
-   * (PENDING_EXPIRATION) is stored so reads tell the user; LOGIN_REPAIRED clears it.
+   * ITEM webhooks: the item's error (ERROR, USER_PERMISSION_REVOKED, USER_ACCOUNT_REVOKED) or the
+   * time it stops working (PENDING_EXPIRATION's consent expiry, PENDING_DISCONNECT's disconnect
+   * time, in US/CA) is stored so reads tell the user; LOGIN_REPAIRED clears it.
    */
   private async actOnItemWebhook(event: WebhookEvent, log: HandlerContext['log']): Promise<Res<'receiveWebhook'>> {
     const item = typeof event.item_id === 'string' ? await this.deps.store.getItem(event.item_id) : undefined;
@@ -273,21 +298,30 @@ export class LinkedBanks {
         health = null;
         break;
       case 'PENDING_EXPIRATION':
+      case 'PENDING_DISCONNECT': {
+        const endsAt = event.webhook_code === 'PENDING_EXPIRATION' ? event.consent_expiration_time : event.disconnect_time;
         health = {
           error_code: item.health?.error_code ?? null,
-          consent_expiration_time: typeof event.consent_expiration_time === 'string' ? event.consent_expiration_time : null,
+          consent_expiration_time: typeof endsAt === 'string' ? endsAt : null,
           updated_at: updatedAt,
         };
         break;
+      }
       default:
         health = {
-          error_code: event.webhook_code === 'USER_PERMISSION_REVOKED' ? 'USER_PERMISSION_REVOKED' : typeof errorCode === 'string' ? errorCode : 'ITEM_ERROR',
+          error_code: typeof event.webhook_code === 'string' && REVOKED_CODES.has(event.webhook_code) ? event.webhook_code : typeof errorCode === 'string' ? errorCode : 'ITEM_ERROR',
           consent_expiration_time: item.health?.consent_expiration_time ?? null,
           updated_at: updatedAt,
         };
     }
     await this.deps.store.setItemHealth(item.item_id, health);
-    log.info({ health }, 'webhook: item state updated');
+    if (event.webhook_code === 'USER_ACCOUNT_REVOKED' && typeof event.account_id === 'string') {
+      // Plaid: delete what was stored of the revoked account; an account listed again means access came back.
+      const revoked = event.account_id;
+      const accounts = await this.deps.store.getAccounts(item.item_id);
+      if (accounts?.some((a) => a.account_id === revoked)) await this.deps.store.saveAccounts(item.item_id, accounts.filter((a) => a.account_id !== revoked));
+    }
+    log.info({ health, ...(typeof event.account_id === 'string' ? { account_id: event.account_id } : {}) }, 'webhook: item state updated');
     return { received: true, action: 'item_updated' };
   }
 
@@ -298,12 +332,19 @@ export class LinkedBanks {
    */
   async sync(item: PlaidItemRecord, until?: number): Promise<SyncOutcome> {
     const accessToken = this.accessToken(item);
+    const health = item.health;
+    const accountsBefore = health?.error_code === 'USER_ACCOUNT_REVOKED' ? new Set(((await this.deps.store.getAccounts(item.item_id)) ?? []).map((a) => a.account_id)) : undefined;
     try {
-      return await syncTransactions(this.deps.store, item, (cursor) =>
+      const outcome = await syncTransactions(this.deps.store, item, (cursor) =>
         this.deps.plaid
           .transactionsSync({ access_token: accessToken, count: SYNC_PAGE_SIZE, ...(cursor ? { cursor } : {}) }, plaidCallOptions(this.deps.settings.timeoutMs, until))
           .then((r) => r.data),
       );
+      // Plaid synced it: the item's error is gone (repaired in update mode, say). An account revoked
+      // at the bank does not stop a sync: that one is gone once the sync brought an account back.
+      const repaired = accountsBefore ? ((await this.deps.store.getAccounts(item.item_id)) ?? []).some((a) => !accountsBefore.has(a.account_id)) : true;
+      if (health?.error_code && repaired) await this.deps.store.setItemHealth(item.item_id, healthWithoutError(health, this.deps.now()));
+      return outcome;
     } catch (err) {
       const code = plaidErrorOf(err)?.error_code;
       if (code === 'ITEM_LOGIN_REQUIRED' || code === 'USER_PERMISSION_REVOKED') {
@@ -326,27 +367,77 @@ export class LinkedBanks {
 
   /** The items a read covers, and what the user must do about the user's others (see itemsOf). */
   private async readableItemsOf(user: string, itemId: string | undefined): Promise<{ items: PlaidItemRecord[]; attention: ItemAttention[] }> {
-    const items = await this.itemsOf(user, itemId);
-    const all = itemId === undefined ? await this.deps.store.listItems(user) : items;
-    return { items, attention: all.flatMap((item) => attentionOf(item, this.deps.now())) };
+    if (itemId !== undefined) {
+      const items = await this.itemsOf(user, itemId);
+      return { items, attention: items.flatMap((item) => attentionOf(item, this.deps.now())) };
+    }
+    const all = await this.userItems(user);
+    return { items: healthyOf(all), attention: all.flatMap((item) => attentionOf(item, this.deps.now())) };
   }
 
   /**
    * The user's items, or the one asked for; another user's item is answered exactly like a missing
-   * one. An item in error (ITEM webhooks) is refused with a code that says what the user must do;
-   * of all the user's items, those in error are left out, unless every one is.
+   * one. An item in error (ITEM webhooks, or a failed sync) is asked about again at Plaid at most
+   * once a minute (see recheck), and refused while it stays in error with a code that says what the
+   * user must do; of all the user's items, those in error are left out, unless every one is.
    */
   private async itemsOf(user: string, itemId: string | undefined, options: { evenInError?: boolean } = {}): Promise<PlaidItemRecord[]> {
-    if (itemId === undefined) {
-      const items = await this.deps.store.listItems(user);
-      const healthy = items.filter((i) => !i.health?.error_code);
-      if (items.length > 0 && healthy.length === 0) throw itemError(items[0]!);
-      return healthy;
-    }
-    const item = await this.deps.store.getItem(itemId);
-    if (!item || item.user !== user) throw new AppError('PLAID_ITEM_NOT_FOUND');
-    if (item.health?.error_code && !options.evenInError) throw itemError(item);
+    if (itemId === undefined) return healthyOf(await this.userItems(user));
+    const stored = await this.deps.store.getItem(itemId);
+    if (!stored || stored.user !== user) throw new AppError('PLAID_ITEM_NOT_FOUND');
+    if (options.evenInError) return [stored];
+    const item = await this.recheck(stored);
+    if (item.health?.error_code) throw itemError(item);
     return [item];
+  }
+
+  /** All the user's items, those in error re-checked (see recheck). */
+  private async userItems(user: string): Promise<PlaidItemRecord[]> {
+    const items: PlaidItemRecord[] = [];
+    for (const item of await this.deps.store.listItems(user)) items.push(await this.recheck(item));
+    return items;
+  }
+
+  /**
+   * An item in error as Plaid sees it now, if it was last looked at a minute ago or more: a repair
+   * through Link's update mode comes with no webhook (LOGIN_REPAIRED is only sent for repairs made
+   * elsewhere), so without asking, an item would stay refused forever. `/item/get` says whether
+   * the item still has an error; for an account revoked at the bank, `/accounts/get` must list
+   * every account stored for it again. Either way the answer is stored, so the next check waits a
+   * minute; when Plaid cannot be asked, the item stays as it was.
+   */
+  private async recheck(item: PlaidItemRecord): Promise<PlaidItemRecord> {
+    const health = item.health;
+    if (!health?.error_code) return item;
+    const now = this.deps.now();
+    if (now - Date.parse(health.updated_at) < RECHECK_INTERVAL_MS) return item;
+    const accessToken = this.accessToken(item);
+    let next: PlaidItemHealth | null;
+    try {
+      const { item: atPlaid } = await this.callPlaid((options) => this.deps.plaid.itemGet({ access_token: accessToken }, options));
+      const consent = atPlaid.consent_expiration_time ?? null;
+      let errorCode = atPlaid.error?.error_code ?? null;
+      if (errorCode === null && health.error_code === 'USER_ACCOUNT_REVOKED' && !(await this.accountRegranted(item, accessToken))) errorCode = 'USER_ACCOUNT_REVOKED';
+      next = errorCode === null ? healthWithoutError({ ...health, consent_expiration_time: consent }, now) : { error_code: errorCode, consent_expiration_time: consent, updated_at: new Date(now).toISOString() };
+    } catch {
+      // Plaid did not say (not answering, or the item is gone there): as it was, asked again in a minute.
+      next = { ...health, updated_at: new Date(now).toISOString() };
+    }
+    await this.deps.store.setItemHealth(item.item_id, next);
+    return { ...item, health: next };
+  }
+
+  /**
+   * Whether Plaid lists an account we do not store: the revoked account was dropped from the store
+   * when its USER_ACCOUNT_REVOKED came (syncs keep the stored accounts to what Plaid lists), so one
+   * listed again means access was granted again. Stores what Plaid lists when it does.
+   */
+  private async accountRegranted(item: PlaidItemRecord, accessToken: string): Promise<boolean> {
+    const stored = new Set(((await this.deps.store.getAccounts(item.item_id)) ?? []).map((a) => a.account_id));
+    const { accounts } = await this.callPlaid((options) => this.deps.plaid.accountsGet({ access_token: accessToken }, options));
+    if (accounts.every((a) => stored.has(a.account_id))) return false;
+    await this.deps.store.saveAccounts(item.item_id, accounts.map((a) => toAccount(a, item.item_id)));
+    return true;
   }
 
   private async accountsOf(item: PlaidItemRecord, ctx: HandlerContext): Promise<PlaidAccount[]> {
@@ -391,18 +482,30 @@ export class LinkedBanks {
   }
 }
 
+/** The items not in error; refuses, with the first one's error, when all of them are. */
+function healthyOf(items: PlaidItemRecord[]): PlaidItemRecord[] {
+  const healthy = items.filter((i) => !i.health?.error_code);
+  if (items.length > 0 && healthy.length === 0) throw itemError(items[0]!);
+  return healthy;
+}
+
+/** An item's health once its error is gone: only a coming consent end (if any) is left. */
+function healthWithoutError(health: PlaidItemHealth, now: number): PlaidItemHealth | null {
+  return health.consent_expiration_time ? { error_code: null, consent_expiration_time: health.consent_expiration_time, updated_at: new Date(now).toISOString() } : null;
+}
+
 /** What the user must do about an item: nothing, log in again, link it again, or renew consent. */
 function attentionOf(item: PlaidItemRecord, now: number): ItemAttention[] {
   const health = item.health;
   if (!health) return [];
   const base = { item_id: item.item_id, institution_name: item.institution_name, consent_expiration_time: health.consent_expiration_time };
   if (health.error_code) {
-    const reason = health.error_code === 'USER_PERMISSION_REVOKED' ? 'access_revoked' : 'login_required';
+    const reason = REVOKED_CODES.has(health.error_code) ? 'access_revoked' : 'login_required';
     return [{ ...base, reason, message: itemError(item).message }];
   }
   if (health.consent_expiration_time && Date.parse(health.consent_expiration_time) > now) {
     const bank = item.institution_name ?? 'the bank';
-    return [{ ...base, reason: 'consent_expiring', message: `The user's consent for ${bank} (item ${item.item_id}) ends at ${health.consent_expiration_time}; renew it through Plaid Link in update mode` }];
+    return [{ ...base, reason: 'consent_expiring', message: `The link to ${bank} (item ${item.item_id}) stops working at ${health.consent_expiration_time} (the user's consent ends, or the bank moves to a new connection); renew it through Plaid Link in update mode` }];
   }
   return [];
 }
@@ -413,6 +516,9 @@ function itemError(item: PlaidItemRecord): AppError {
   const code = item.health?.error_code;
   if (code === 'USER_PERMISSION_REVOKED') {
     return new AppError('PLAID_ITEM_ACCESS_REVOKED', `Access to ${bank} (item ${item.item_id}) was revoked by the user at the bank; link it again`);
+  }
+  if (code === 'USER_ACCOUNT_REVOKED') {
+    return new AppError('PLAID_ITEM_ACCESS_REVOKED', `Access to an account at ${bank} (item ${item.item_id}) was revoked by the user at the bank; grant it again through Plaid Link in update mode, or link the bank again`);
   }
   return new AppError('PLAID_ITEM_LOGIN_REQUIRED', `${bank} (item ${item.item_id}) needs the user to log in again through Plaid Link in update mode (Plaid: ${code ?? 'ITEM_ERROR'})`);
 }

@@ -4,7 +4,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
 import { handle, InProcessBus } from '@repo/bus';
 import { PlaidSubjects, TokenSubjects } from '@repo/contracts';
@@ -16,6 +16,7 @@ import { MemoryPlaidStore, MemorySessionStore, MemoryWebhookReplayStore, RedisPl
 import { buildTokenService } from '@repo/token-service';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { TokenCipher } from '../src/token-cipher.ts';
+import { eventually, webhooksDelivered } from './eventually.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };
@@ -83,7 +84,9 @@ async function startSystem(options: SystemOptions) {
       PLAID_TIMEOUT_MS: String(options.plaidTimeoutMs ?? 2_000),
     }),
   );
-  const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger });
+  // plaid-service's clock, which a test may move ahead (`advance`): the others keep real time.
+  let ahead = 0;
+  const plaidService = await buildPlaidService({ settings, bus, store, webhookReplays: replays, logger, now: () => Date.now() + ahead });
   await tokenService.ready();
   await plaidService.ready();
 
@@ -121,7 +124,11 @@ async function startSystem(options: SystemOptions) {
     await emulator.close().catch(() => undefined);
     await drop();
   };
-  return { emulator, gateway, bus, store, settings, logLines, stalled: proxy?.stalled ?? new Set<string>(), login, call, link, accessTokenOf, emulatorPost, close };
+  /** Plaid (and the emulator) answers first and delivers the webhook after: waits until each queued so far reached the gateway. */
+  const delivered = () => webhooksDelivered(emulator);
+  /** Moves plaid-service's clock by `ms`; returns how far ahead it is. */
+  const advance = (ms: number) => (ahead += ms);
+  return { emulator, gateway, bus, store, settings, logLines, stalled: proxy?.stalled ?? new Set<string>(), login, call, link, accessTokenOf, emulatorPost, delivered, advance, close };
 }
 
 /** In front of the emulator: forwards every call but leaves those to the paths in `stalled` unanswered, like a Plaid that hangs. */
@@ -159,13 +166,12 @@ async function stallingProxy(target: string) {
 
 /** Polls GET /transactions until the item's first pull is done (the emulator's not-ready window). */
 async function whenReady(sys: System, token: string, itemId: string) {
-  for (let i = 0; i < 50; i += 1) {
+  return eventually('the first pull', async () => {
     const res = await sys.call(token, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=1`);
     if (res.status === 200) return res;
     expect(res.body.code).toBe('PLAID_PRODUCT_NOT_READY');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('transactions never became ready');
+    return undefined;
+  });
 }
 
 const NOT_READY_MS = 600;
@@ -306,6 +312,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     const beforeById = new Map<string, { amount: number; name: string; date: string }>(before.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
     const fired = await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(itemId), webhook_code: 'SYNC_UPDATES_AVAILABLE' });
     expect(fired.status, JSON.stringify(fired.body)).toBe(200);
+    await sys.delivered();
     const after = await sys.call(alice, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=500`);
     const afterById = new Map<string, { amount: number; name: string; date: string }>(after.body.transactions.map((t: { transaction_id: string }) => [t.transaction_id, t]));
     const removed = [...beforeById.keys()].filter((id) => !afterById.has(id));
@@ -323,6 +330,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
 
     // reset_login makes Plaid's sandbox send ITEM/ERROR (ITEM_LOGIN_REQUIRED), signed, to our webhook.
     expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: token })).status).toBe(200);
+    await sys.delivered();
     const broken = await read();
     expect(broken.status, broken.raw).toBe(409);
     expect(broken.body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
@@ -330,11 +338,13 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect((await sys.call(carol, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
 
     expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: token, webhook_code: 'LOGIN_REPAIRED' })).status).toBe(200);
+    await sys.delivered();
     expect((await read()).status).toBe(200);
 
     const hook = (webhook_code: string) =>
       fetch(`${sys.emulator.url}/_emulator/items/${carolItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code }) });
     expect((await hook('PENDING_EXPIRATION')).status).toBe(200);
+    await sys.delivered();
     expect((await sys.store.getItem(carolItem))?.health).toMatchObject({ error_code: null, consent_expiration_time: expect.stringMatching(/^\d{4}-/) });
     const expiring = await read();
     expect(expiring.status).toBe(200);
@@ -345,6 +355,7 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     // A second bank: reading all of carol's banks still works when one is in error, and says which.
     const otherItem = await sys.link(carol);
     expect((await hook('USER_PERMISSION_REVOKED')).status).toBe(200);
+    await sys.delivered();
     const revoked = await read();
     expect(revoked.status).toBe(409);
     expect(revoked.body).toMatchObject({ code: 'PLAID_ITEM_ACCESS_REVOKED', message: expect.stringContaining('revoked') });
@@ -354,6 +365,34 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     expect(all.body.items_needing_attention).toEqual([expect.objectContaining({ item_id: carolItem, reason: 'access_revoked' })]);
     // The item can still be removed.
     expect((await sys.call(carol, 'DELETE', `/api/plaid/items/${carolItem}`)).status).toBe(200);
+  });
+
+  it('tells the user of a coming PENDING_DISCONNECT (consent expiring) and of a USER_ACCOUNT_REVOKED (access revoked)', async () => {
+    const erin = await sys.login('+14155552675');
+    const erinItem = await sys.link(erin);
+    await whenReady(sys, erin, erinItem);
+    const read = () => sys.call(erin, 'GET', `/api/plaid/transactions?item_id=${erinItem}`);
+
+    // Plaid's sandbox fires it for the item; the emulator sends it signed to our webhook.
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(erinItem), webhook_code: 'PENDING_DISCONNECT' })).status).toBe(200);
+    await sys.delivered();
+    const disconnect = sys.emulator.deliveries.find((d) => d.payload.item_id === erinItem && d.payload.webhook_code === 'PENDING_DISCONNECT')!;
+    expect(disconnect.status).toBe(200);
+    const expiring = await read();
+    expect(expiring.status, expiring.raw).toBe(200);
+    expect(expiring.body.items_needing_attention).toEqual([
+      { item_id: erinItem, institution_name: 'First Platypus Bank', reason: 'consent_expiring', consent_expiration_time: disconnect.payload.disconnect_time, message: expect.stringMatching(/stops working.*update mode/) },
+    ]);
+
+    const hooked = await fetch(`${sys.emulator.url}/_emulator/items/${erinItem}/item-error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_code: 'USER_ACCOUNT_REVOKED' }) });
+    expect(hooked.status).toBe(200);
+    await sys.delivered();
+    const revoked = await read();
+    expect([revoked.status, revoked.body.code], revoked.raw).toEqual([409, 'PLAID_ITEM_ACCESS_REVOKED']);
+    expect(revoked.body.message).toMatch(/account at First Platypus Bank.*revoked.*update mode/);
+    const accounts = await sys.call(erin, 'GET', '/api/plaid/accounts');
+    expect(accounts.body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    expect((await sys.store.getItem(erinItem))?.health).toMatchObject({ error_code: 'USER_ACCOUNT_REVOKED', consent_expiration_time: disconnect.payload.disconnect_time });
   });
 
   it('refuses an unsigned or forged webhook with 401 WEBHOOK_VERIFICATION_FAILED', async () => {
@@ -389,7 +428,8 @@ describe.each(['memory', 'redis'] as const)('plaid through the gateway (%s store
     const armed = await fetch(`${sys.emulator.url}/_emulator/fail-next`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429 }),
+      // For this call only: a webhook's sync in the background must not take it.
+      body: JSON.stringify({ error_type: 'RATE_LIMIT_EXCEEDED', error_code: 'RATE_LIMIT_EXCEEDED', status: 429, path: '/link/token/create' }),
     });
     expect(armed.ok).toBe(true);
     const res = await sys.call(alice, 'POST', '/api/plaid/link-token');
@@ -458,6 +498,40 @@ describe('when Plaid is slow or gone', () => {
     expect(await sys.store.getItem(res.body.item.item_id)).toMatchObject({ user: '+14155552673', transactions_ready: false });
     const later = await sys.call(carol, 'GET', '/api/plaid/transactions');
     expect([later.status, later.body.code, later.headers['retry-after']]).toEqual([409, 'PLAID_PRODUCT_NOT_READY', '5']);
+  });
+
+  it('marks an item whose sync Plaid answers ITEM_LOGIN_REQUIRED, with no webhook telling us', async () => {
+    // The item's webhooks go elsewhere: plaid-service learns of the error only from its own sync.
+    const elsewhere: string[] = [];
+    const sink = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => void (elsewhere.push(body), res.writeHead(200).end('{}')));
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    try {
+      const frank = await sys.login('+14155552678');
+      const pub = await sys.emulatorPost('/sandbox/public_token/create', {
+        institution_id: 'ins_109508',
+        initial_products: ['transactions'],
+        options: { webhook: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook` },
+      });
+      const linked = await sys.call(frank, 'POST', '/api/plaid/exchange-public-token', { public_token: pub.body.public_token });
+      expect(linked.status, linked.raw).toBe(200);
+      const itemId = linked.body.item_id as string;
+      expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+      // Still in its first pull, the read syncs; Plaid refuses the sync with ITEM_LOGIN_REQUIRED.
+      expect((await sys.store.getItem(itemId))?.health).toBeNull();
+      await sys.call(frank, 'GET', `/api/plaid/transactions?item_id=${itemId}`);
+      expect((await sys.store.getItem(itemId))?.health).toMatchObject({ error_code: 'ITEM_LOGIN_REQUIRED' });
+      const next = await sys.call(frank, 'GET', `/api/plaid/transactions?item_id=${itemId}`);
+      expect([next.status, next.body.code]).toEqual([409, 'PLAID_ITEM_LOGIN_REQUIRED']);
+      expect((await sys.call(frank, 'GET', '/api/plaid/accounts')).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+      await sys.delivered();
+      expect(elsewhere.map((body) => (JSON.parse(body) as { webhook_code: string }).webhook_code)).toEqual(['ERROR']);
+    } finally {
+      await new Promise((resolve) => sink.close(resolve));
+    }
   });
 
   it('answers 503 PLAID_UNAVAILABLE fast when Plaid cannot be reached', async () => {
@@ -568,13 +642,109 @@ describe('plaid: the first pull in two steps, the rest by the emulator\'s own we
     expect(signup.body.total_transactions).toBeGreaterThan(0);
     expect(signup.body.total_transactions).toBeLessThan(50);
     // With a webhook URL, reads of a ready item only read the store: the rest must come by webhook.
-    let total = 0;
-    for (let i = 0; i < 50 && total < 300; i += 1) {
-      await new Promise((r) => setTimeout(r, 100));
-      total = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total;
-    }
+    const total = await eventually('the whole history', async () => {
+      const seen = (await sys.call(dave, 'GET', '/api/plaid/transactions?count=1')).body.total as number;
+      return seen >= 300 ? seen : undefined;
+    });
     expect(total).toBe(300);
+    // The gateway answers a delivery once plaid-service synced it: the emulator records it a moment after.
+    await sys.delivered();
     const sent = sys.emulator.deliveries.filter((d) => d.payload.item_id === signup.body.item.item_id).map((d) => [d.payload.webhook_code, d.payload.historical_update_complete, d.status]);
     expect(sent).toContainEqual(['SYNC_UPDATES_AVAILABLE', true, 200]);
+  });
+});
+
+describe.each(['memory', 'redis'] as const)('plaid: repairing an item in error (%s store)', (storeKind) => {
+  let sys: System;
+  let user: string;
+
+  beforeAll(async () => {
+    sys = await startSystem({ productNotReadyMs: 200, signupWaitMs: 5_000, store: storeKind });
+    user = await sys.login('+14155552676');
+  });
+  afterAll(async () => {
+    await sys.close();
+  });
+  // Back to real time: webhooks are signed in real time, and plaid-service takes them for 5 minutes.
+  afterEach(() => sys.advance(-sys.advance(0)));
+
+  const MINUTE = 60_000;
+  const read = (itemId: string) => sys.call(user, 'GET', `/api/plaid/transactions?item_id=${itemId}&count=1`);
+  const itemHook = (itemId: string, path: string, body: object = {}) =>
+    fetch(`${sys.emulator.url}/_emulator/items/${itemId}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  /** A ready item, then put in ITEM_LOGIN_REQUIRED by Plaid's sandbox; its ITEM/ERROR webhook has marked it. */
+  async function brokenItem(): Promise<string> {
+    const itemId = await sys.link(user);
+    await whenReady(sys, user, itemId);
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    return itemId;
+  }
+
+  it('repairs through Link\'s update mode: a link token made with the item\'s access token, and the next read finds the item healthy with no LOGIN_REPAIRED', async () => {
+    const itemId = await brokenItem();
+    const token = await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId });
+    expect(token.status, token.raw).toBe(200);
+    expect(token.body.link_token).toMatch(/^link-sandbox-/);
+    // Only its owner can: another user's item is not found.
+    const other = await sys.login('+14155552677');
+    expect((await sys.call(other, 'POST', '/api/plaid/link-token', { item_id: itemId })).body.code).toBe('PLAID_ITEM_NOT_FOUND');
+    expect((await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId, products: ['auth'] })).status).toBe(400);
+    // The user goes through Link with it: the emulator takes only an update-mode token of this very item.
+    expect((await itemHook(itemId, 'repair', { link_token: token.body.link_token })).status).toBe(200);
+    const repaired = await read(itemId);
+    expect(repaired.status, repaired.raw).toBe(200);
+    expect(repaired.body.items_needing_attention).toEqual([]);
+    expect((await sys.store.getItem(itemId))?.health).toBeNull();
+    expect(sys.emulator.deliveries.filter((d) => d.payload.item_id === itemId).map((d) => d.payload.webhook_code)).not.toContain('LOGIN_REPAIRED');
+  });
+
+  it('asks Plaid again about an item in error at most once a minute instead of refusing it forever', async () => {
+    const itemId = await brokenItem();
+    // Repaired at Plaid, and no webhook says so.
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    sys.advance(MINUTE);
+    expect((await read(itemId)).status).toBe(200);
+
+    // Broken again; a minute on, Plaid still says so: refused, and not asked again for a minute.
+    expect((await sys.emulatorPost('/sandbox/item/reset_login', { access_token: await sys.accessTokenOf(itemId) })).status).toBe(200);
+    await sys.delivered();
+    sys.advance(MINUTE);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_LOGIN_REQUIRED');
+    const all = await sys.call(user, 'GET', '/api/plaid/accounts');
+    expect(all.body.items_needing_attention).toContainEqual(expect.objectContaining({ item_id: itemId, reason: 'login_required' }));
+    sys.advance(MINUTE);
+    const healthy = await sys.call(user, 'GET', '/api/plaid/accounts');
+    expect(healthy.status, healthy.raw).toBe(200);
+    expect(healthy.body.items_needing_attention.map((a: { item_id: string }) => a.item_id)).not.toContain(itemId);
+    expect(healthy.body.accounts.some((a: { item_id: string }) => a.item_id === itemId)).toBe(true);
+  });
+
+  it('clears the error when a sync works again', async () => {
+    const itemId = await brokenItem();
+    expect((await itemHook(itemId, 'repair')).status).toBe(200);
+    expect((await sys.emulatorPost('/sandbox/item/fire_webhook', { access_token: await sys.accessTokenOf(itemId), webhook_code: 'SYNC_UPDATES_AVAILABLE' })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).status).toBe(200);
+  });
+
+  it('keeps an item whose account was revoked refused until Plaid lists every account again', async () => {
+    const itemId = await sys.link(user);
+    await whenReady(sys, user, itemId);
+    expect((await itemHook(itemId, 'item-error', { webhook_code: 'USER_ACCOUNT_REVOKED' })).status).toBe(200);
+    await sys.delivered();
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    // /item/get shows no error for it, but the account is still not shared.
+    sys.advance(MINUTE);
+    expect((await read(itemId)).body.code).toBe('PLAID_ITEM_ACCESS_REVOKED');
+    const token = await sys.call(user, 'POST', '/api/plaid/link-token', { item_id: itemId });
+    expect((await itemHook(itemId, 'repair', { link_token: token.body.link_token })).status).toBe(200);
+    expect((await read(itemId)).status).toBe(200);
+    // The account is shared again, and listed.
+    expect((await sys.call(user, 'GET', `/api/plaid/accounts?item_id=${itemId}`)).body.accounts).toHaveLength(3);
   });
 });

@@ -12,6 +12,7 @@ import { RedisPlaidStore, RedisWebhookReplayStore } from '@repo/stores';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { callPlaid, createPlaidClient } from '../src/plaid-client.ts';
 import { WebhookVerifier } from '../src/webhook-verifier.ts';
+import { eventually } from './eventually.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };
@@ -84,9 +85,9 @@ describe('replayed Plaid webhooks', () => {
       body: JSON.stringify({ webhook_code: 'SYNC_UPDATES_AVAILABLE' }),
     });
     expect(fired.status).toBe(200);
-    const delivery = hooks.received.find((d) => d.body.includes(item_id));
-    expect(delivery?.verification).toMatch(/^ey/);
-    if (!delivery) return;
+    // The emulator answers first and delivers after, as Plaid does.
+    const delivery = await eventually('the fired webhook', () => hooks.received.find((d) => d.body.includes(item_id)));
+    expect(delivery.verification).toMatch(/^ey/);
 
     expect(await a.bus.request(PlaidSubjects.receiveWebhook, delivery)).toEqual({ received: true, action: 'synced' });
     expect(await a.bus.request(PlaidSubjects.receiveWebhook, delivery)).toEqual({ received: true, action: 'ignored' });

@@ -150,7 +150,8 @@ export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (app,
     const twilioError = asTwilioError(error, request);
     if (twilioError.status >= 500) request.log.error({ err: error }, 'unexpected error');
     if (twilioError.code === 20003) reply.header('www-authenticate', 'Basic realm="Twilio API"');
-    if (twilioError.code === 20429) reply.header('retry-after', '1');
+    // Every 429 says when to try again.
+    if (twilioError.retryAfterSeconds !== undefined) reply.header('retry-after', String(twilioError.retryAfterSeconds));
     return reply.code(twilioError.status).send(twilioError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {

@@ -5,6 +5,7 @@ import {
   ErrorReply,
   ExchangePublicTokenReply,
   ItemParams,
+  LinkTokenBody,
   LinkTokenReply,
   PlaidSubjects,
   PublicTokenBody,
@@ -37,9 +38,20 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/link-token',
     {
-      schema: { tags, summary: 'Create a Plaid Link token to open Link with', security: bearer, response: { 200: LinkTokenReply, ...errors } },
+      // Usually sent without a body (a new bank); `{item_id}` for update mode.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags,
+        summary: 'Create a Plaid Link token to open Link with: for a new bank, or with item_id for update mode (repair a linked one)',
+        security: bearer,
+        body: LinkTokenBody,
+        response: { 200: LinkTokenReply, ...errors },
+      },
     },
-    async (request) => app.bus.request(PlaidSubjects.createLinkToken, { user: request.user.sub }, opts(request)),
+    async (request) =>
+      app.bus.request(PlaidSubjects.createLinkToken, { user: request.user.sub, ...(request.body.item_id ? { item_id: request.body.item_id } : {}) }, opts(request)),
   );
 
   app.post(

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
 import { SPEC_ENDPOINTS, SPEC_WEBHOOKS } from '../src/spec-endpoints.ts';
 import { pinnedSpec, responseMismatches, webhookMismatches } from '../src/spec.ts';
-import { eventually, webhooksDelivered } from './eventually.ts';
+import { eventually, webhooksDelivered } from '@repo/test-support';
 
 const CLIENT_ID = 'conformance-client';
 const SECRET = 'conformance-secret';

@@ -6,7 +6,7 @@ import { importJWK, jwtVerify } from 'jose';
 import { Configuration, PlaidApi, type Products, type Transaction } from 'plaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlaidEmulator, type StartedPlaidEmulator } from '../src/index.ts';
-import { eventually } from './eventually.ts';
+import { eventually } from '@repo/test-support';
 
 const CLIENT_ID = 'test-client';
 const SECRET = 'test-secret';

@@ -16,7 +16,7 @@ import { MemoryPlaidStore, MemorySessionStore, MemoryWebhookReplayStore, RedisPl
 import { buildTokenService } from '@repo/token-service';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { TokenCipher } from '../src/token-cipher.ts';
-import { eventually, webhooksDelivered } from './eventually.ts';
+import { eventually, webhooksDelivered } from '@repo/test-support';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };

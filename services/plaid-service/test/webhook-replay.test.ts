@@ -12,7 +12,7 @@ import { RedisPlaidStore, RedisWebhookReplayStore } from '@repo/stores';
 import { buildPlaidService, EMULATOR_CREDENTIALS, PlaidEnv, resolvePlaidSettings } from '../src/app.ts';
 import { callPlaid, createPlaidClient } from '../src/plaid-client.ts';
 import { WebhookVerifier } from '../src/webhook-verifier.ts';
-import { eventually } from './eventually.ts';
+import { eventually } from '@repo/test-support';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = { warn: () => undefined, info: () => undefined };

@@ -1,4 +1,4 @@
-/** How long a test waits for something the emulator does in the background: generous, for a busy machine. */
+/** How long a test waits for something done in the background (an emulator's webhooks): generous, for a busy machine. */
 export const WAIT_MS = 30_000;
 
 /** Polls `probe` until it returns something other than undefined; fails after `timeoutMs` naming `what`. */

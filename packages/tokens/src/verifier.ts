@@ -1,5 +1,6 @@
 // Verifies our tokens with public keys only: pinned algorithm, known kid, header typ, every claim.
 import { createVerifier, TokenError } from 'fast-jwt';
+import { LRUCache } from 'lru-cache';
 import { AppError, TOKEN_ALGORITHM, TOKEN_HEADER_TYPES, type Jwks, type TokenClaims, type TokenType } from '@repo/contracts';
 import { createPublicKey } from 'node:crypto';
 
@@ -20,15 +21,22 @@ export class UnknownKeyIdError extends AppError {
 
 const REQUIRED_CLAIMS = ['sub', 'typ', 'jti', 'sid', 'iat', 'exp', 'iss', 'aud'];
 // An Ed25519 check costs ~0.1 ms, most of a protected request. A token already checked is looked up
-// instead (keyed by a hash of the token, bounded LRU; time claims are re-checked on every hit). It
-// changes nothing about revocation, which is the session check, asked on every request.
+// instead, keyed by the token string itself (no hash to compute), in a bounded LRU per expected
+// type; `exp` is re-checked on every hit. It changes nothing about revocation, which is the session
+// check, asked on every request. Keys being replaced empties the cache.
 const VERIFIED_CACHE_SIZE = 10_000;
 const REFUSED_CACHE_TTL_MS = 60_000;
+// Our tokens are about 400 characters: longer ones are checked every time rather than cached, so
+// forged tokens cannot make the cache hold more than a few megabytes.
+const MAX_CACHED_TOKEN_LENGTH = 1024;
 // Far larger than any token we sign; bounds the work a hostile header can cause.
 const MAX_TOKEN_LENGTH = 4096;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 type Verify = (token: string) => Record<string, unknown>;
+
+/** A checked token: its claims, or the refusal to repeat (until a time, for refusals). */
+type Checked = { claims: TokenClaims; error?: undefined } | { error: AppError; until: number };
 
 const OTHER: Record<TokenType, TokenType> = { access: 'refresh', refresh: 'access' };
 
@@ -56,6 +64,10 @@ function decodeHeader(token: string): Record<string, unknown> {
  */
 export class TokenVerifier {
   private verifiers = new Map<string, Verify>();
+  private readonly checked: Record<TokenType, LRUCache<string, Checked>> = {
+    access: new LRUCache({ max: VERIFIED_CACHE_SIZE }),
+    refresh: new LRUCache({ max: VERIFIED_CACHE_SIZE }),
+  };
 
   constructor(
     private readonly settings: VerifierSettings,
@@ -78,12 +90,12 @@ export class TokenVerifier {
           allowedAud: this.settings.audience,
           requiredClaims: REQUIRED_CLAIMS,
           clockTolerance: this.settings.clockToleranceSeconds * 1000,
-          cache: VERIFIED_CACHE_SIZE,
-          errorCacheTTL: REFUSED_CACHE_TTL_MS,
         }) as Verify,
       );
     }
     this.verifiers = next;
+    this.checked.access.clear();
+    this.checked.refresh.clear();
   }
 
   get keyIds(): string[] {
@@ -91,6 +103,29 @@ export class TokenVerifier {
   }
 
   verify(token: string, expected: TokenType): TokenClaims {
+    const cache = this.checked[expected];
+    const hit = cache.get(token);
+    const now = Date.now();
+    if (hit !== undefined) {
+      if (hit.error === undefined) {
+        if (hit.claims.exp * 1000 + this.settings.clockToleranceSeconds * 1000 > now) return hit.claims;
+        throw new AppError('TOKEN_EXPIRED');
+      }
+      if (hit.until > now) throw hit.error;
+    }
+    if (token.length > MAX_CACHED_TOKEN_LENGTH) return this.check(token, expected);
+    try {
+      const claims = this.check(token, expected);
+      cache.set(token, { claims });
+      return claims;
+    } catch (err) {
+      // An unknown kid may become known with the next keys: never remembered.
+      if (err instanceof AppError && !(err instanceof UnknownKeyIdError)) cache.set(token, { error: err, until: now + REFUSED_CACHE_TTL_MS });
+      throw err;
+    }
+  }
+
+  private check(token: string, expected: TokenType): TokenClaims {
     const header = decodeHeader(token);
     if (header.alg !== TOKEN_ALGORITHM) throw invalid();
     if (header.typ === TOKEN_HEADER_TYPES[OTHER[expected]]) {

@@ -153,6 +153,28 @@ describe('signing and verifying', () => {
     }
   });
 
+  it('forgets what it checked when its keys are replaced', () => {
+    const v = new TokenVerifier({ ...settings, clockToleranceSeconds: 5 }, publicJwks(keys));
+    expect(v.verify(pair.access_token, 'access').sub).toBe(PHONE);
+    expect(v.verify(pair.access_token, 'access').sub).toBe(PHONE);
+    v.setKeys(publicJwks(ephemeralKeySet()));
+    expect(() => v.verify(pair.access_token, 'access')).toThrow(UnknownKeyIdError);
+    v.setKeys(publicJwks(keys));
+    expect(v.verify(pair.access_token, 'access').sub).toBe(PHONE);
+  });
+
+  it('answers a token checked before as it did the first time, for the type asked', () => {
+    const v = new TokenVerifier({ ...settings, clockToleranceSeconds: 5 }, publicJwks(keys));
+    const [head, payload, signature] = pair.access_token.split('.');
+    const forged = `${head}.${payload}.${signature!.slice(0, -6)}AAAAAA`;
+    for (let i = 0; i < 3; i++) {
+      expect(v.verify(pair.access_token, 'access').sid).toBe('sid-1');
+      expect(() => v.verify(pair.access_token, 'refresh')).toThrow(/An access token was sent where a refresh token is expected/);
+      expect(() => v.verify(forged, 'access')).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+      expect(v.verify(pair.refresh_token, 'refresh').typ).toBe('refresh');
+    }
+  });
+
   it('flags an unknown kid so the caller can refresh its keys, and garbage as invalid', () => {
     const other = ephemeralKeySet();
     const foreign = new TokenSigner(other, signerSettings).signPair(PHONE, 's', 'j');

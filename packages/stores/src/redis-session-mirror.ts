@@ -112,14 +112,18 @@ export class RedisSessionMirror implements SessionReader {
     this.tick();
   }
 
+  /** The answer in memory, while in sync and still fresh; undefined when Redis must be asked. */
+  knownSessionState(sid: string, sub: string): boolean | undefined {
+    if (!this.inSync) return undefined;
+    const entry = this.entries.get(sid);
+    if (entry === undefined || entry.sub !== sub || (entry.active && entry.until <= this.opts.now())) return undefined;
+    this.hits += 1;
+    return entry.active;
+  }
+
   async isSessionActive(sid: string, sub: string): Promise<boolean> {
-    if (this.inSync) {
-      const entry = this.entries.get(sid);
-      if (entry && entry.sub === sub && (!entry.active || entry.until > this.opts.now())) {
-        this.hits += 1;
-        return entry.active;
-      }
-    }
+    const inMemory = this.knownSessionState(sid, sub);
+    if (inMemory !== undefined) return inMemory;
     this.misses += 1;
     const generation = this.generation;
     const state = await this.store.sessionState(sid, sub);

@@ -22,6 +22,8 @@ export type RotateResult = { outcome: 'rotated' } | { outcome: 'replayed'; pair:
 export interface SessionReader {
   /** The session exists, belongs to `sub` and was not ended by a logout-all. */
   isSessionActive(sid: string, sub: string): Promise<boolean>;
+  /** What `isSessionActive` would answer, if known without asking anyone; undefined otherwise. */
+  knownSessionState?(sid: string, sub: string): boolean | undefined;
   /** Resolves when the store can answer (readiness probes). */
   ping(): Promise<void>;
   /** This process just ended the session (logout): refuse it from now on. */

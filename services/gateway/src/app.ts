@@ -59,11 +59,8 @@ export async function buildGateway(deps: GatewayDeps) {
   app.decorate('bus', deps.bus);
   app.decorate('sessions', deps.sessions);
   app.decorate('gatewaySettings', deps.settings);
+  // x-request-id is set by the error handler's onRequest hook, the first of every request.
   // Callback-style hooks: no promise per request on the hot path.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    done(null, payload);
-  });
   app.addHook('onResponse', requestLogger(app.log));
 
   await app.register(errorHandler);

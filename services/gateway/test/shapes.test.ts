@@ -160,6 +160,21 @@ describe('x-request-id', () => {
     expect(await idOf('a'.repeat(64))).toBe('a'.repeat(64));
   });
 
+  it('is on every answer: refusals, unknown routes, bad bodies, URLs the router refuses', async () => {
+    const answers = await Promise.all([
+      gateway.app.inject({ method: 'GET', url: '/api/auth/protected', headers: { 'x-request-id': 'id-401', authorization: 'Bearer x.y.z' } }),
+      gateway.app.inject({ method: 'GET', url: '/nowhere', headers: { 'x-request-id': 'id-404' } }),
+      gateway.app.inject({ method: 'POST', url: '/api/auth/send-verification', headers: { 'x-request-id': 'id-400' }, payload: { phone_number: 1 } }),
+      gateway.app.inject({ method: 'GET', url: '/api/auth/%E0%A4%A', headers: { 'x-request-id': 'id-bad-url' } }),
+    ]);
+    expect(answers.map((r) => [r.statusCode, r.headers['x-request-id']])).toEqual([
+      [401, 'id-401'],
+      [404, 'id-404'],
+      [400, 'id-400'],
+      [400, 'id-bad-url'],
+    ]);
+  });
+
   it('replaces a long or odd one with a fresh UUID', async () => {
     for (const odd of ['a'.repeat(65), 'x y', '<script>', 'id\u00e9', '../../etc', 'a,b', '']) {
       expect(await idOf(odd), odd).toMatch(UUID);

@@ -15,8 +15,21 @@ export function serializeRequest(request: FastifyRequest) {
   };
 }
 
-export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) =>
-  logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
+// Per parent logger, a child that has our `req` serializer: made once, so that each request's own
+// child is pino's cheap one (bindings only), not one that copies serializers and formatters.
+const withRequestSerializer = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>();
+
+export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) => {
+  if (opts.level !== undefined || opts.serializers !== undefined) {
+    return logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
+  }
+  let parent = withRequestSerializer.get(logger);
+  if (parent === undefined) {
+    parent = logger.child({}, { serializers: { req: serializeRequest } });
+    withRequestSerializer.set(logger, parent);
+  }
+  return parent.child(bindings);
+};
 
 /**
  * One line per request, when it is answered (Fastify's default is two: incoming and completed);

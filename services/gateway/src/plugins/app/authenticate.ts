@@ -9,7 +9,7 @@ import { TokenKeys } from './token-keys.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook of protected routes: a valid access token of a live session, or 401/503. */
-    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    authenticate(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void;
     tokenKeys: TokenKeys;
   }
   interface FastifyRequest {
@@ -42,12 +42,36 @@ export default fp<AuthenticateOptions>(
     const keys = new TokenKeys(opts.bus, { issuer: opts.issuer, audience: opts.audience, clockToleranceSeconds: opts.clockToleranceSeconds }, app.log);
     app.decorate('tokenKeys', keys);
     app.decorateRequest('user', null as unknown as TokenClaims);
-    app.decorate('authenticate', async (request: FastifyRequest) => {
-      const token = bearerToken(request.headers.authorization);
-      if (!token) throw new AppError('TOKEN_MISSING');
-      const claims = await keys.verify(token, 'access');
-      if (!(await opts.sessions.isSessionActive(claims.sid, claims.sub))) throw new AppError('TOKEN_REVOKED');
-      request.user = claims;
+    const sessions = opts.sessions;
+    const admit = (request: FastifyRequest, claims: TokenClaims, done: (err?: Error) => void) => {
+      // Nearly always known in memory (the session mirror): no promise, no tick.
+      const known = sessions.knownSessionState?.(claims.sid, claims.sub);
+      if (known !== undefined) {
+        if (!known) return done(new AppError('TOKEN_REVOKED'));
+        request.user = claims;
+        return done();
+      }
+      sessions.isSessionActive(claims.sid, claims.sub).then((active) => {
+        if (!active) return done(new AppError('TOKEN_REVOKED'));
+        request.user = claims;
+        return done();
+      }, done);
+    };
+    // Callback style: a request whose token and session are known in memory is decided in one go.
+    app.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+      let claims: TokenClaims | Promise<TokenClaims>;
+      try {
+        const token = bearerToken(request.headers.authorization);
+        if (!token) throw new AppError('TOKEN_MISSING');
+        claims = keys.verifyNow(token, 'access');
+      } catch (err) {
+        return done(err as Error);
+      }
+      if (claims instanceof Promise) {
+        claims.then((verified) => admit(request, verified, done), done);
+        return;
+      }
+      admit(request, claims, done);
     });
   },
   { name: 'authenticate', dependencies: ['error-handler'] },

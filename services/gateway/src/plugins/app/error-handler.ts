@@ -34,6 +34,7 @@ function sendError(appError: AppError, reply: FastifyReply) {
 export function onFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const appError = toAppError(err);
   request.log.info({ errorCode: appError.code, fastifyCode: err.code }, 'request refused by the router');
+  reply.header('x-request-id', request.id);
   return sendError(appError, reply);
 }
 
@@ -86,17 +87,22 @@ export default fp(
     app.addHook('preClose', async () => {
       closing = true;
     });
-    app.addHook('onRequest', async (request, reply) => {
+    // Callback style, and the first hook of every request: it also sets x-request-id, which every
+    // answer carries (an onSend hook for it alone cost a hook run per request).
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.header('x-request-id', request.id);
       if (closing) {
         reply.header('connection', 'close');
-        return sendError(new AppError('SERVICE_UNAVAILABLE', 'This instance is shutting down; retry', { retryAfter: 1 }), reply);
+        sendError(new AppError('SERVICE_UNAVAILABLE', 'This instance is shutting down; retry', { retryAfter: 1 }), reply);
+        return;
       }
       // HTTP/1.1 requires Host (RFC 9112 3.2); the app is built with Node's own check off.
       if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
         reply.header('connection', 'close');
-        return sendError(new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header'), reply);
+        sendError(new AppError('MALFORMED_REQUEST', 'An HTTP/1.1 request needs a Host header'), reply);
+        return;
       }
-      return undefined;
+      done();
     });
   },
   { name: 'error-handler' },

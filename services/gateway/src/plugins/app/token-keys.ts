@@ -35,23 +35,35 @@ export class TokenKeys {
   }
 
   async verify(token: string, expected: TokenType): Promise<TokenClaims> {
+    return this.verifyNow(token, expected);
+  }
+
+  /**
+   * `verify` without a promise when the keys at hand decide, which is nearly always (the hot path
+   * of every protected request): claims, or a throw. A promise only for a kid not known yet.
+   */
+  verifyNow(token: string, expected: TokenType): TokenClaims | Promise<TokenClaims> {
     this.refreshInBackgroundIfOld();
     try {
       // Malformed tokens, wrong algorithms and types fail here without any call to token-service.
       return this.verifier.verify(token, expected);
     } catch (err) {
       if (!(err instanceof UnknownKeyIdError)) throw err;
-      if (!this.jwks) {
-        // Never loaded: 503 if token-service cannot answer, rather than refusing a valid token.
-        await this.refresh();
-      } else {
-        // Maybe a key added by a rotation since the last fetch; forged kids are free, so not often.
-        if (this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
-        this.lastUnknownKidRefresh = this.now();
-        await this.refresh().catch(() => undefined);
-      }
-      return this.verifier.verify(token, expected);
+      return this.verifyWithNewKeys(token, expected, err);
     }
+  }
+
+  private async verifyWithNewKeys(token: string, expected: TokenType, err: UnknownKeyIdError): Promise<TokenClaims> {
+    if (!this.jwks) {
+      // Never loaded: 503 if token-service cannot answer, rather than refusing a valid token.
+      await this.refresh();
+    } else {
+      // Maybe a key added by a rotation since the last fetch; forged kids are free, so not often.
+      if (this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
+      this.lastUnknownKidRefresh = this.now();
+      await this.refresh().catch(() => undefined);
+    }
+    return this.verifier.verify(token, expected);
   }
 
   private refreshInBackgroundIfOld(): void {

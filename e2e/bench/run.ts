@@ -286,3 +286,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Everything it started is stopped by now; a library handle left behind (esbuild's service
+// process was seen) must not keep the command from returning.
+process.exit(0);

@@ -32,4 +32,4 @@ WORKDIR /app
 COPY --from=build /out ./
 USER node
 STOPSIGNAL SIGTERM
-CMD ["node", "--enable-source-maps", "dist/server.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/server.js"]

@@ -283,20 +283,25 @@ describe('fault injection [distributed]', () => {
     expect(revoked.accepted).toEqual([]);
   }, 300_000);
 
-  it('answers 10 checks of one code at once with one 200 and a 4xx (never a 5xx) for the others', async () => {
+  it('answers 10 checks of one code at once with one token pair (one session) and a 4xx (never a 5xx) for the others', async () => {
     const outcomes: Outcome[] = [];
     const winners: number[] = [];
     const usable: Outcome[] = [];
+    const sharedAnswers: number[] = [];
     for (let round = 0; round < 3; round++) {
       const phone = nextPhone();
       expect((await timedCall(`${gatewayUrl}/api/auth/send-verification`, { phone_number: phone }, [])).status).toBe(200);
       const code = await lastCode(twilioUrl, phone);
       const answers = await Promise.all(Array.from({ length: 10 }, () => timedCall(`${gatewayUrl}/api/auth/verify-code`, { phone_number: phone, code }, outcomes, undefined, { kind: 'verify' })));
-      const won = answers.filter((a) => a.status === 200);
+      // A check that reaches auth-service after the code's tokens were issued is taken for a
+      // retry of a lost answer and gets that same pair (kept 30 s): on a loaded machine some of the
+      // ten arrive that late. What must hold is one code, one session: a single distinct pair.
+      const won = [...new Map(answers.filter((a) => a.status === 200).map((a) => [(a.json as { tokens: Pair }).tokens.refresh_token, a])).values()];
       winners.push(won.length);
+      sharedAnswers.push(answers.filter((a) => a.status === 200).length);
       for (const w of won) await timedCall(`${gatewayUrl}/api/auth/protected`, undefined, usable, (w.json as { tokens: Pair }).tokens.access_token, { kind: 'protected' });
     }
-    record('10 checks of one code at once (×3)', outcomes, '', { codes: distribution(outcomes) });
+    record('10 checks of one code at once (×3)', outcomes, '', { codes: distribution(outcomes), revocations: `200s carrying the one pair, per round: ${sharedAnswers.join(', ')}` });
     expect(winners).toEqual([1, 1, 1]);
     expect(outcomes.filter((o) => o.status !== 200).every((o) => o.status >= 400 && o.status < 500)).toBe(true);
     expect(usable.map((o) => o.status)).toEqual([200, 200, 200]);

@@ -17,12 +17,11 @@ export const PLAID: ErrorCode[] = ['PLAID_RATE_LIMITED', 'PLAID_INVALID_REQUEST'
 /** The shared error body (added with addSchema by the swagger plugin): `#/components/schemas/Error`. */
 const ErrorRef = Type.Unsafe<Static<typeof ErrorReply>>(Type.Ref(ErrorReply.$id!));
 
-const RETRY_AFTER = { type: 'integer', description: 'Seconds after which a retry may succeed' };
-
 /**
  * Response schemas for these error codes: one per status, each the error body with `code`
  * narrowed to the codes of that status, plus the generic error body for any other 4xx/5xx
- * (protocol errors such as 408, 413, 431 can reach every route). 429s and 503s declare Retry-After.
+ * (protocol errors such as 408, 413, 431 can reach every route). The headers (x-request-id,
+ * Retry-After on 429 and 503) are added to the document by the swagger plugin.
  */
 export function errorResponses(...groups: ErrorCode[][]): Record<string, TSchema> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -37,7 +36,6 @@ export function errorResponses(...groups: ErrorCode[][]): Record<string, TSchema
       {
         description: `Error: ${codes.join(', ')}`,
         examples: [{ statusCode: status, error: statusText(status), code: codes[0], message: ErrorCodes[codes[0]!].message }],
-        ...(status === 429 || status === 503 ? { headers: { 'retry-after': RETRY_AFTER } } : {}),
       },
     );
   }

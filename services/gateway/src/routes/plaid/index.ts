@@ -137,7 +137,7 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: PublicTokenBody,
         response: {
           200: SignupReply,
-          202: { ...SignupReply, description: 'Linked; Plaid is still pulling the first transactions (see Retry-After)', headers: { 'retry-after': { type: 'integer' } } },
+          202: { ...SignupReply, description: 'Linked; Plaid is still pulling the first transactions (see Retry-After)' },
           ...errorResponses(LIMITED, ACCESS, BODY, PLAID, ['PLAID_INVALID_PUBLIC_TOKEN']),
         },
       },

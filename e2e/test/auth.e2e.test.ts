@@ -58,7 +58,7 @@ await describeEachMode('phone login end to end', (mode) => {
     for (let attempt = 1; attempt <= 5; attempt++) {
       const res = await call(system, 'POST', '/api/auth/verify-code', { body: { phone_number: phone, code: wrong } });
       expect(res.status, `attempt ${attempt}`).toBe(401);
-      expect(res.body).toEqual({ message: 'Invalid verification code', authenticated: false, status: 'pending' });
+      expect(res.body).toEqual({ message: 'Invalid verification code', authenticated: false, status: 'pending', code: 'INVALID_VERIFICATION_CODE' });
     }
     // Even the right code is refused now: the verification is burnt.
     const blocked = await call(system, 'POST', '/api/auth/verify-code', { body: { phone_number: phone, code } });

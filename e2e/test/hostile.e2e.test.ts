@@ -15,7 +15,7 @@ const TOKEN_CODES = ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_MISSING'] as const
 // replace the 401 that proves the token itself was refused.
 const REFUSED_TOKEN: Expectation = { status: [401, 429], codes: [...TOKEN_CODES, 'RATE_LIMITED'] };
 const MAX_RATE_LIMITED_SHARE = 0.1;
-const WRONG_CODE_BODY = { message: 'Invalid verification code', authenticated: false, status: 'pending' };
+const WRONG_CODE_BODY = { message: 'Invalid verification code', authenticated: false, status: 'pending', code: 'INVALID_VERIFICATION_CODE' };
 const PHONE = '+14155552671';
 
 interface SendOptions {

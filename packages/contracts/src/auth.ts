@@ -2,7 +2,7 @@
 // endpoints of auth-service and token-service behind it.
 import { Type } from '@sinclair/typebox';
 import { defineEndpoint } from './endpoint.ts';
-import { Jwks, TokenPair } from './tokens.ts';
+import { ACCESS_TOKEN_EXAMPLE, Jwks, REFRESH_TOKEN_EXAMPLE, TokenPair } from './tokens.ts';
 
 export const VerificationChannel = Type.Union([Type.Literal('sms'), Type.Literal('call'), Type.Literal('whatsapp')], {
   description: 'How the code is delivered; default sms',
@@ -10,11 +10,11 @@ export const VerificationChannel = Type.Union([Type.Literal('sms'), Type.Literal
 
 // Phone numbers are checked by normalizePhoneNumber (so the error carries INVALID_PHONE_NUMBER);
 // the schema only bounds the input.
-const PhoneNumberInput = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155552671' });
+const PhoneNumberInput = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155552671', examples: ['+14155552671'] });
 // Between services the number is already normalised: anything but strict E.164 is refused.
 export const E164_PATTERN = '^\\+[1-9]\\d{6,14}$';
-const PhoneNumber = Type.String({ pattern: E164_PATTERN, description: 'E.164 phone number' });
-const VerificationCode = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The code from the SMS (4-10 digits)' });
+const PhoneNumber = Type.String({ pattern: E164_PATTERN, description: 'E.164 phone number', examples: ['+14155552671'] });
+const VerificationCode = Type.String({ pattern: '^[0-9]{4,10}$', description: 'The code from the SMS (4-10 digits)', examples: ['123456'] });
 const JwtString = Type.String({ minLength: 1, maxLength: 4096, description: 'a compact JWT' });
 const SessionId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 
@@ -22,7 +22,7 @@ const SessionId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z
 
 export const SendVerificationBody = Type.Object(
   { phone_number: PhoneNumberInput, channel: Type.Optional(VerificationChannel) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ phone_number: '+14155552671', channel: 'sms' }] },
 );
 export const SendVerificationReply = Type.Object({
   message: Type.Literal('Verification code sent successfully'),
@@ -34,7 +34,7 @@ export const VerifyCodeBody = Type.Object(
     phone_number: PhoneNumberInput,
     code: VerificationCode,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ phone_number: '+14155552671', code: '123456' }] },
 );
 export const VerifyCodeReply = Type.Object({
   message: Type.Literal('Verification successful'),
@@ -42,10 +42,12 @@ export const VerifyCodeReply = Type.Object({
   tokens: TokenPair,
   phone_number: PhoneNumber,
 });
+/** The wrong-code answer keeps its login-flow fields and carries the stable `code` like every error. */
 export const VerifyCodeWrongCodeReply = Type.Object({
   message: Type.Literal('Invalid verification code'),
   authenticated: Type.Literal(false),
   status: Type.Literal('pending'),
+  code: Type.Literal('INVALID_VERIFICATION_CODE'),
 });
 
 export const ProtectedReply = Type.Object({
@@ -55,16 +57,16 @@ export const ProtectedReply = Type.Object({
 
 export const RefreshBody = Type.Object(
   { refresh_token: Type.Optional(Type.String({ description: 'Alternative to `Authorization: Bearer <refresh token>`' })) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{}] },
 );
 export const RefreshReply = Type.Object({
-  access_token: Type.String(),
+  access_token: Type.String({ examples: [ACCESS_TOKEN_EXAMPLE] }),
   token_type: Type.Literal('Bearer'),
-  refresh_token: Type.String({ description: 'The rotated refresh token; the one sent is now spent' }),
+  refresh_token: Type.String({ description: 'The rotated refresh token; the one sent is now spent', examples: [REFRESH_TOKEN_EXAMPLE] }),
 });
 
 export const LogoutReply = Type.Object({ message: Type.Literal('Successfully logged out') });
-export const LogoutAllReply = Type.Object({ message: Type.String() });
+export const LogoutAllReply = Type.Object({ message: Type.String({ examples: ['Successfully logged out from all devices for +14155552671'] }) });
 
 export function logoutAllMessage(phone: string): string {
   return `Successfully logged out from all devices for ${phone}`;
@@ -76,9 +78,12 @@ export const ErrorReply = Type.Object(
     error: Type.String(),
     code: Type.String({ description: 'Stable machine-readable code, see the README' }),
     message: Type.String(),
-    retry_after: Type.Optional(Type.Integer()),
+    retry_after: Type.Optional(Type.Integer({ description: 'seconds; the same as the Retry-After header' })),
   },
-  { $id: 'ErrorReply' },
+  {
+    $id: 'Error',
+    examples: [{ statusCode: 401, error: 'Unauthorized', code: 'TOKEN_MISSING', message: 'Authorization header with a Bearer token is required' }],
+  },
 );
 
 // ---- NATS ----

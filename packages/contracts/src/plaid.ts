@@ -11,72 +11,72 @@ const PlaidId = Type.String({ minLength: 1, maxLength: 128 });
 const PublicToken = Type.String({ minLength: 1, maxLength: 512 });
 const InstitutionId = Type.String({ minLength: 1, maxLength: 64 });
 const Cursor = Type.String({ minLength: 1, maxLength: 512 });
-const IsoDate = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', description: 'YYYY-MM-DD' });
+const IsoDate = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', description: 'YYYY-MM-DD', examples: ['2026-01-05'] });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 // ---- shared shapes ----
 
 export const PlaidItem = Type.Object(
   {
-    item_id: Type.String(),
-    institution_id: Nullable(Type.String()),
-    institution_name: Nullable(Type.String()),
-    created_at: Type.String({ description: 'when the item was linked, ISO 8601' }),
+    item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+    institution_id: Nullable(Type.String({ examples: ['ins_109508'] })),
+    institution_name: Nullable(Type.String({ examples: ['First Platypus Bank'] })),
+    created_at: Type.String({ description: 'when the item was linked, ISO 8601', examples: ['2026-01-05T10:00:00.000Z'] }),
   },
-  { $id: 'PlaidItem' },
+  { $id: 'Item' },
 );
 export type PlaidItem = Static<typeof PlaidItem>;
 
 export const PlaidAccount = Type.Object(
   {
-    account_id: Type.String(),
-    item_id: Type.String(),
-    name: Type.String(),
-    official_name: Nullable(Type.String()),
-    mask: Nullable(Type.String()),
-    type: Type.String({ description: 'depository, credit, loan, investment, other' }),
-    subtype: Nullable(Type.String()),
+    account_id: Type.String({ examples: ['acc_BxBXxLj1m4HMXBm9WZZmCWVbPjX16EHwv99vp'] }),
+    item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+    name: Type.String({ examples: ['Plaid Checking'] }),
+    official_name: Nullable(Type.String({ examples: ['Plaid Gold Standard 0% Interest Checking'] })),
+    mask: Nullable(Type.String({ examples: ['0000'] })),
+    type: Type.String({ description: 'depository, credit, loan, investment, other', examples: ['depository'] }),
+    subtype: Nullable(Type.String({ examples: ['checking'] })),
     balances: Type.Object({
-      available: Nullable(Type.Number()),
-      current: Nullable(Type.Number()),
-      limit: Nullable(Type.Number()),
-      iso_currency_code: Nullable(Type.String()),
+      available: Nullable(Type.Number({ examples: [100] })),
+      current: Nullable(Type.Number({ examples: [110] })),
+      limit: Nullable(Type.Number({ examples: [null] })),
+      iso_currency_code: Nullable(Type.String({ examples: ['USD'] })),
     }),
   },
-  { $id: 'PlaidAccount' },
+  { $id: 'Account' },
 );
 export type PlaidAccount = Static<typeof PlaidAccount>;
 
 export const PlaidTransaction = Type.Object(
   {
-    transaction_id: Type.String(),
-    account_id: Type.String(),
-    item_id: Type.String(),
-    amount: Type.Number({ description: 'positive = money out of the account, as in Plaid' }),
-    iso_currency_code: Nullable(Type.String()),
+    transaction_id: Type.String({ examples: ['txn_lPNjeW1nR6CDn5okmGQ6hEpMo4lLNoSrzqDje'] }),
+    account_id: Type.String({ examples: ['acc_BxBXxLj1m4HMXBm9WZZmCWVbPjX16EHwv99vp'] }),
+    item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+    amount: Type.Number({ description: 'positive = money out of the account, as in Plaid', examples: [12.5] }),
+    iso_currency_code: Nullable(Type.String({ examples: ['USD'] })),
     date: IsoDate,
-    authorized_date: Nullable(Type.String()),
-    name: Type.String(),
-    merchant_name: Nullable(Type.String()),
-    category: Nullable(Type.String({ description: "Plaid's personal finance category (primary)" })),
-    pending: Type.Boolean(),
-    payment_channel: Nullable(Type.String()),
+    authorized_date: Nullable(Type.String({ examples: ['2026-01-04'] })),
+    name: Type.String({ examples: ['Starbucks'] }),
+    merchant_name: Nullable(Type.String({ examples: ['Starbucks'] })),
+    category: Nullable(Type.String({ description: "Plaid's personal finance category (primary)", examples: ['FOOD_AND_DRINK'] })),
+    pending: Type.Boolean({ examples: [false] }),
+    payment_channel: Nullable(Type.String({ examples: ['in store'] })),
   },
-  { $id: 'PlaidTransaction' },
+  { $id: 'Transaction' },
 );
 export type PlaidTransaction = Static<typeof PlaidTransaction>;
 
 export const ItemAttention = Type.Object(
   {
-    item_id: Type.String(),
-    institution_name: Nullable(Type.String()),
+    item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+    institution_name: Nullable(Type.String({ examples: ['First Platypus Bank'] })),
     reason: Type.Union([Type.Literal('login_required'), Type.Literal('access_revoked'), Type.Literal('consent_expiring')], {
       description: 'login_required: open Plaid Link in update mode; access_revoked: link the bank again; consent_expiring: renew through Link before consent_expiration_time',
     }),
-    message: Type.String(),
+    message: Type.String({ examples: ['Log in to First Platypus Bank again through Plaid Link'] }),
     consent_expiration_time: Nullable(Type.String({ description: 'ISO 8601, from Plaid PENDING_EXPIRATION' })),
   },
-  { $id: 'PlaidItemAttention' },
+  { $id: 'ItemAttention' },
 );
 export type ItemAttention = Static<typeof ItemAttention>;
 
@@ -100,34 +100,35 @@ export const LinkTokenBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{}] },
 );
 
 export const LinkTokenReply = Type.Object({
-  link_token: Type.String({ description: 'Open Plaid Link with this token' }),
-  expiration: Type.String(),
+  link_token: Type.String({ description: 'Open Plaid Link with this token', examples: ['link-sandbox-af1a0311-da53-4636-b754-dd15cc058176'] }),
+  expiration: Type.String({ examples: ['2026-01-05T14:00:00Z'] }),
 });
 
 export const PublicTokenBody = Type.Object(
   { public_token: Type.String({ minLength: 1, maxLength: 512, description: 'From Plaid Link onSuccess (or POST /api/plaid/sandbox/public-token)' }) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ public_token: 'public-sandbox-b0e2c4ee-a763-4df5-bfe9-46a46bce993d' }] },
 );
 
 export const ExchangePublicTokenReply = Type.Object({
-  item_id: Type.String(),
-  institution_id: Nullable(Type.String()),
-  institution_name: Nullable(Type.String()),
-  created_at: Type.String(),
+  item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+  institution_id: Nullable(Type.String({ examples: ['ins_109508'] })),
+  institution_name: Nullable(Type.String({ examples: ['First Platypus Bank'] })),
+  created_at: Type.String({ examples: ['2026-01-05T10:00:00.000Z'] }),
   accounts: Type.Array(PlaidAccount),
 });
 
 export const AccountsQuery = Type.Object(
-  { item_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
+  { item_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, examples: ['item_6dk3Xz8a0eTqVbR2'] })) },
   { additionalProperties: false },
 );
 export const AccountsReply = Type.Object({ accounts: Type.Array(PlaidAccount), items_needing_attention: ItemsNeedingAttention });
 
 export const TRANSACTIONS_MAX_COUNT = 500;
+export const TRANSACTIONS_DEFAULT_COUNT = 100;
 
 export const TransactionsQuery = Type.Object(
   {
@@ -135,7 +136,7 @@ export const TransactionsQuery = Type.Object(
     account_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     start_date: Type.Optional(IsoDate),
     end_date: Type.Optional(IsoDate),
-    count: Type.Integer({ minimum: 1, maximum: TRANSACTIONS_MAX_COUNT, default: 100 }),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: TRANSACTIONS_MAX_COUNT, default: TRANSACTIONS_DEFAULT_COUNT })),
     offset: Type.Optional(Type.Integer({ minimum: 0 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: '`next_cursor` of the previous page (instead of offset)' })),
   },
@@ -146,7 +147,7 @@ export type TransactionsQuery = Static<typeof TransactionsQuery>;
 export const TransactionsReply = Type.Object({
   transactions: Type.Array(PlaidTransaction, { description: 'newest first' }),
   total: Type.Integer({ minimum: 0, description: 'how many transactions match the filters, over all pages' }),
-  next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
+  next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page', examples: ['eyJvZmZzZXQiOjEwMH0'] })),
   not_ready_item_ids: Type.Array(Type.String(), { description: "items whose first transactions Plaid is still pulling; they are missing from this answer" }),
   items_needing_attention: ItemsNeedingAttention,
 });
@@ -162,16 +163,32 @@ export const SignupReply = Type.Object({
   code: Type.Optional(Type.Literal('PLAID_PRODUCT_NOT_READY')),
 });
 
-export const ItemParams = Type.Object({ item_id: Type.String({ minLength: 1, maxLength: 128 }) });
-export const RemoveItemReply = Type.Object({ item_id: Type.String(), removed: Type.Literal(true) });
+export const ItemParams = Type.Object({ item_id: Type.String({ minLength: 1, maxLength: 128, examples: ['item_6dk3Xz8a0eTqVbR2'] }) });
+export const RemoveItemReply = Type.Object({ item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }), removed: Type.Literal(true) });
 
 export const SandboxPublicTokenBody = Type.Object(
-  { institution_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a sandbox institution, default First Platypus Bank (ins_109508)" })) },
-  { additionalProperties: false },
+  { institution_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a sandbox institution, default First Platypus Bank (ins_109508)", examples: ['ins_109508'] })) },
+  { additionalProperties: false, examples: [{}] },
 );
-export const SandboxPublicTokenReply = Type.Object({ public_token: Type.String() });
+export const SandboxPublicTokenReply = Type.Object({ public_token: Type.String({ examples: ['public-sandbox-b0e2c4ee-a763-4df5-bfe9-46a46bce993d'] }) });
 
 export const WebhookReply = Type.Object({ received: Type.Literal(true) });
+
+/** What Plaid POSTs (the fields plaid-service reads; Plaid sends more, all kept for the signature check). */
+export const PlaidWebhookBody = Type.Object(
+  {
+    webhook_type: Type.String({ examples: ['TRANSACTIONS'], description: 'TRANSACTIONS, ITEM, ...' }),
+    webhook_code: Type.String({ examples: ['SYNC_UPDATES_AVAILABLE'], description: 'SYNC_UPDATES_AVAILABLE, ERROR, PENDING_EXPIRATION, PENDING_DISCONNECT, USER_PERMISSION_REVOKED, USER_ACCOUNT_REVOKED, LOGIN_REPAIRED, ...' }),
+    item_id: Type.String({ examples: ['item_6dk3Xz8a0eTqVbR2'] }),
+    environment: Type.Optional(Type.String({ examples: ['sandbox'] })),
+  },
+  { additionalProperties: true, examples: [{ webhook_type: 'TRANSACTIONS', webhook_code: 'SYNC_UPDATES_AVAILABLE', item_id: 'item_6dk3Xz8a0eTqVbR2', environment: 'sandbox' }] },
+);
+export const PlaidWebhookHeaders = Type.Object({
+  'plaid-verification': Type.Optional(
+    Type.String({ description: 'A JWT (ES256) signed by Plaid whose request_body_sha256 claim is the SHA-256 of the body; required, a request without it answers 401 WEBHOOK_VERIFICATION_FAILED', examples: ['eyJhbGciOiJFUzI1NiIsImtpZCI6IjZjNTUxNmUxLTkyZGMtNDc5ZS1hOGZmLTVhNTE5OTJlMDAwMSIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3MzYwNjg0MDAsInJlcXVlc3RfYm9keV9zaGEyNTYiOiIuLi4ifQ.c2lnbmF0dXJl'] }),
+  ),
+});
 
 // ---- NATS ----
 

@@ -28,10 +28,14 @@ export interface TokenClaims {
   aud: string;
 }
 
+// Shapes only, for the API document: these are not valid tokens.
+export const ACCESS_TOKEN_EXAMPLE = 'eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6ImsxIn0.eyJzdWIiOiIrMTQxNTU1NTI2NzEifQ.c2lnbmF0dXJl';
+export const REFRESH_TOKEN_EXAMPLE = 'eyJhbGciOiJFZERTQSIsInR5cCI6InJ0K2p3dCIsImtpZCI6ImsxIn0.eyJzdWIiOiIrMTQxNTU1NTI2NzEifQ.c2lnbmF0dXJl';
+
 export const TokenPair = Type.Object(
   {
-    access_token: Type.String(),
-    refresh_token: Type.String(),
+    access_token: Type.String({ description: 'a compact JWT (header typ at+jwt)', examples: [ACCESS_TOKEN_EXAMPLE] }),
+    refresh_token: Type.String({ description: 'a compact JWT (header typ rt+jwt)', examples: [REFRESH_TOKEN_EXAMPLE] }),
     token_type: Type.Literal('Bearer'),
   },
   { $id: 'TokenPair' },
@@ -42,8 +46,8 @@ export type TokenPair = Static<typeof TokenPair>;
 export const PublicJwk = Type.Object({
   kty: Type.Literal('OKP'),
   crv: Type.Literal('Ed25519'),
-  x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
-  kid: Type.String({ minLength: 1, maxLength: 128 }),
+  x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', examples: ['11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo'] }),
+  kid: Type.String({ minLength: 1, maxLength: 128, examples: ['2026-01-05-k1'] }),
   alg: Type.Literal(TOKEN_ALGORITHM),
   use: Type.Literal('sig'),
 });

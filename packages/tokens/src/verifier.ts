@@ -129,7 +129,11 @@ export class TokenVerifier {
     const header = decodeHeader(token);
     if (header.alg !== TOKEN_ALGORITHM) throw invalid();
     if (header.typ === TOKEN_HEADER_TYPES[OTHER[expected]]) {
-      throw invalid(`An ${OTHER[expected]} token was sent where ${expected === 'access' ? 'an access' : 'a refresh'} token is expected`);
+      throw invalid(
+        expected === 'access'
+          ? 'A refresh token was sent where an access token is expected: send the access token (tokens.access_token)'
+          : 'An access token was sent where a refresh token is expected: send the refresh token (tokens.refresh_token)',
+      );
     }
     if (header.typ !== TOKEN_HEADER_TYPES[expected]) throw invalid();
     if (typeof header.kid !== 'string') throw invalid();

@@ -129,6 +129,9 @@ describe('protected routes', () => {
     }
     const refreshAsAccess = await app.inject({ method: 'GET', url: '/api/auth/protected', headers: bearer(pair.refresh_token) });
     expect(refreshAsAccess.json().message).toMatch(/refresh token was sent where an access token is expected/);
+    const accessAsRefresh = await app.inject({ method: 'POST', url: '/api/auth/refresh', headers: bearer(pair.access_token) });
+    expect(accessAsRefresh.statusCode).toBe(401);
+    expect(accessAsRefresh.json()).toMatchObject({ code: 'TOKEN_INVALID', message: expect.stringMatching(/access token was sent where a refresh token is expected/) });
   });
 
   it('publishes the verification keys as a cacheable JWKS, without private parts', async () => {

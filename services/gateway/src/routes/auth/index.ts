@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   AppError,
   AuthSubjects,
-  ErrorReply,
   LogoutAllReply,
   LogoutReply,
   ProtectedReply,
@@ -17,13 +16,40 @@ import {
   VerifyCodeWrongCodeReply,
   logoutAllMessage,
   normalizePhoneNumber,
+  type ErrorCode,
 } from '@repo/contracts';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '@repo/bus';
 import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
+import { ACCESS, BODY, LIMITED, errorResponses } from '../../http/api-doc.ts';
 import { bearerToken } from '../../plugins/app/authenticate.ts';
 
-const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
+const sessionErrors = errorResponses(LIMITED, ACCESS);
+// What auth-service can answer for a send (Twilio's refusals mapped to our codes) and a check.
+const PROVIDER: ErrorCode[] = ['VERIFICATION_PROVIDER_ERROR', 'VERIFICATION_PROVIDER_UNAVAILABLE', 'STORE_UNAVAILABLE'];
+const SEND: ErrorCode[] = [
+  'INVALID_PHONE_NUMBER',
+  'INVALID_VERIFICATION_REQUEST',
+  'PHONE_COUNTRY_NOT_ALLOWED',
+  'PHONE_NUMBER_CANNOT_RECEIVE_SMS',
+  'PHONE_NUMBER_BLOCKED',
+  'VERIFICATION_SEND_LIMIT',
+  'VERIFICATION_SEND_TOO_SOON',
+  'VERIFICATION_BUDGET_EXHAUSTED',
+  'VERIFICATION_CONCURRENT_REQUESTS',
+  'VERIFICATION_LOCKED',
+  ...PROVIDER,
+];
+const CHECK: ErrorCode[] = [
+  'INVALID_PHONE_NUMBER',
+  'VERIFICATION_NOT_FOUND',
+  'VERIFICATION_EXPIRED',
+  'VERIFICATION_MAX_ATTEMPTS',
+  'VERIFICATION_LOCKED',
+  'VERIFICATION_ALREADY_USED',
+  ...PROVIDER,
+];
+const REFRESH: ErrorCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED', 'STORE_UNAVAILABLE'];
 
 /** One counter per phone, however it was typed: its E.164 form (the handler rejects invalid ones). */
 function phoneKey(input: unknown): string {
@@ -60,7 +86,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/protected',
     {
-      schema: { tags: ['auth'], summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...errors } },
+      schema: { tags: ['auth'], operationId: 'getProtected', summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...sessionErrors } },
     },
     async (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
   );
@@ -68,7 +94,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/logout',
     {
-      schema: { tags: ['auth'], summary: 'Revoke this session (its access and refresh tokens)', security: bearer, response: { 200: LogoutReply, ...errors } },
+      schema: { tags: ['auth'], operationId: 'logout', summary: 'Revoke this session (its access and refresh tokens)', security: bearer, response: { 200: LogoutReply, ...sessionErrors } },
     },
     async (request) => {
       await app.bus.request(TokenSubjects.revokeSession, { sub: request.user.sub, sid: request.user.sid }, opts(request));
@@ -81,7 +107,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/logout-all',
     {
-      schema: { tags: ['auth'], summary: 'Revoke every session of this phone number', security: bearer, response: { 200: LogoutAllReply, ...errors } },
+      schema: { tags: ['auth'], operationId: 'logoutAll', summary: 'Revoke every session of this phone number', security: bearer, response: { 200: LogoutAllReply, ...sessionErrors } },
     },
     async (request) => {
       await app.bus.request(TokenSubjects.revokeSubject, { sub: request.user.sub }, opts(request));
@@ -120,9 +146,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ],
       schema: {
         tags: ['auth'],
+        operationId: 'sendVerificationCode',
         summary: 'Send a verification code by SMS (or call/whatsapp)',
+        security: [],
         body: SendVerificationBody,
-        response: { 200: SendVerificationReply, ...errors },
+        response: { 200: SendVerificationReply, ...errorResponses(LIMITED, BODY, SEND) },
       },
     },
     async (request) => {
@@ -137,9 +165,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'verifyCode',
         summary: 'Check the code; on success, get an access and a refresh token',
+        description: 'A wrong code answers 401 with `code` INVALID_VERIFICATION_CODE and `authenticated: false`.',
+        security: [],
         body: VerifyCodeBody,
-        response: { 200: VerifyCodeReply, 401: VerifyCodeWrongCodeReply, ...errors },
+        response: { 200: VerifyCodeReply, ...errorResponses(LIMITED, BODY, CHECK), 401: VerifyCodeWrongCodeReply },
       },
     },
     async (request, reply) => {
@@ -154,7 +185,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         };
       } catch (err) {
         if (err instanceof AppError && err.code === 'INVALID_VERIFICATION_CODE') {
-          return reply.status(401).send({ message: 'Invalid verification code', authenticated: false, status: 'pending' });
+          return reply.status(401).send({ message: 'Invalid verification code', authenticated: false, status: 'pending', code: 'INVALID_VERIFICATION_CODE' });
         }
         throw err;
       }
@@ -170,10 +201,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags: ['auth'],
+        operationId: 'refreshToken',
         summary: 'Trade a refresh token (Authorization: Bearer, or body) for a new access token and a rotated refresh token',
-        security: bearer,
+        description: 'Send the refresh token, not the access token (that answers 401 TOKEN_INVALID saying so). The body is optional.',
+        security: [{ refreshToken: [] }, {}],
+        'x-body-optional': true,
         body: RefreshBody,
-        response: { 200: RefreshReply, ...errors },
+        response: { 200: RefreshReply, ...errorResponses(LIMITED, BODY, REFRESH) },
       },
     },
     async (request) => {

@@ -1,7 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@repo/contracts';
+import { errorResponses } from '../../http/api-doc.ts';
 
-const Checks = Type.Object({ nats: Type.String(), redis: Type.String() });
+const Checks = Type.Object({ nats: Type.String({ examples: ['ok'] }), redis: Type.String({ examples: ['ok'] }) });
 
 /** `/ready` answers within a second, whatever a dependency does (a frozen NATS, say). */
 const READY_CHECK_TIMEOUT_MS = 900;
@@ -27,13 +28,27 @@ async function check(probe: () => Promise<void>): Promise<'ok' | 'down'> {
  * process is not shutting down: the bus's ping fails from SIGTERM on, while requests still work).
  */
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/health', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/health',
+    {
+      config: { rateLimit: false },
+      schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness: the process answers', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errorResponses(['INTERNAL']) } },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   app.get(
     '/ready',
-    { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ready'), checks: Checks }) } } },
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags: ['health'],
+        operationId: 'getReadiness',
+        summary: 'Readiness: NATS and the session store answer, and the process is not shutting down',
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ready'), checks: Checks }), ...errorResponses(['INTERNAL', 'SERVICE_UNAVAILABLE']) },
+      },
+    },
     async (request) => {
       const [nats, redis] = await Promise.all([check(() => app.bus.ping()), check(() => app.sessions.ping())]);
       const checks = { nats, redis };

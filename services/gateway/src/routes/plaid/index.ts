@@ -2,23 +2,27 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   AccountsQuery,
   AccountsReply,
-  ErrorReply,
   ExchangePublicTokenReply,
   ItemParams,
   LinkTokenBody,
   LinkTokenReply,
   PlaidSubjects,
+  PlaidWebhookBody,
+  PlaidWebhookHeaders,
   PublicTokenBody,
   RemoveItemReply,
   SandboxPublicTokenBody,
   SandboxPublicTokenReply,
   SignupReply,
+  TRANSACTIONS_DEFAULT_COUNT,
   TransactionsQuery,
   TransactionsReply,
   WebhookReply,
+  type ErrorCode,
 } from '@repo/contracts';
+import { ACCESS, BODY, LIMITED, PLAID, errorResponses } from '../../http/api-doc.ts';
 
-const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
+const ITEM_STATE: ErrorCode[] = ['PLAID_ITEM_NOT_FOUND', 'PLAID_ITEM_LOGIN_REQUIRED', 'PLAID_ITEM_ACCESS_REVOKED'];
 const bearer = [{ bearerAuth: [] }];
 const tags = ['plaid'];
 
@@ -44,10 +48,12 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags,
+        operationId: 'createLinkToken',
         summary: 'Create a Plaid Link token to open Link with: for a new bank, or with item_id for update mode (repair a linked one)',
         security: bearer,
+        'x-body-optional': true,
         body: LinkTokenBody,
-        response: { 200: LinkTokenReply, ...errors },
+        response: { 200: LinkTokenReply, ...errorResponses(LIMITED, ACCESS, BODY, PLAID, ['PLAID_ITEM_NOT_FOUND']) },
       },
     },
     async (request) =>
@@ -59,10 +65,11 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'exchangePublicToken',
         summary: "Link a bank: trade Link's public token for a stored item (the access token stays server-side)",
         security: bearer,
         body: PublicTokenBody,
-        response: { 200: ExchangePublicTokenReply, ...errors },
+        response: { 200: ExchangePublicTokenReply, ...errorResponses(LIMITED, ACCESS, BODY, PLAID, ['PLAID_INVALID_PUBLIC_TOKEN']) },
       },
     },
     async (request) =>
@@ -72,7 +79,14 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/accounts',
     {
-      schema: { tags, summary: 'Accounts of all linked banks (or of one item)', security: bearer, querystring: AccountsQuery, response: { 200: AccountsReply, ...errors } },
+      schema: {
+        tags,
+        operationId: 'listAccounts',
+        summary: 'Accounts of all linked banks (or of one item)',
+        security: bearer,
+        querystring: AccountsQuery,
+        response: { 200: AccountsReply, ...errorResponses(LIMITED, ACCESS, ['VALIDATION_ERROR'], PLAID, ITEM_STATE) },
+      },
     },
     async (request) =>
       app.bus.request(PlaidSubjects.listAccounts, { user: request.user.sub, ...(request.query.item_id ? { item_id: request.query.item_id } : {}) }, readOpts(request)),
@@ -83,11 +97,12 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'listTransactions',
         summary: 'Synced transactions, newest first; filter by dates, item or account; page with count+offset or cursor',
         description: 'Answers 409 PLAID_PRODUCT_NOT_READY with Retry-After while Plaid is still pulling the first transactions of every item asked for.',
         security: bearer,
         querystring: TransactionsQuery,
-        response: { 200: TransactionsReply, ...errors },
+        response: { 200: TransactionsReply, ...errorResponses(LIMITED, ACCESS, ['VALIDATION_ERROR', 'PLAID_PRODUCT_NOT_READY'], PLAID, ITEM_STATE) },
       },
     },
     async (request) => {
@@ -96,7 +111,7 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
         PlaidSubjects.listTransactions,
         {
           user: request.user.sub,
-          count: q.count,
+          count: q.count ?? TRANSACTIONS_DEFAULT_COUNT,
           ...(q.item_id ? { item_id: q.item_id } : {}),
           ...(q.account_id ? { account_id: q.account_id } : {}),
           ...(q.start_date ? { start_date: q.start_date } : {}),
@@ -114,12 +129,17 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'signup',
         summary: 'Link a bank and read its accounts and first transactions in one call',
         description:
           'Waits a few seconds for Plaid\'s first pull. If it is still running, answers 202 with transactions_status "not_ready", code PLAID_PRODUCT_NOT_READY and Retry-After: the item is linked; read GET /api/plaid/transactions after that delay.',
         security: bearer,
         body: PublicTokenBody,
-        response: { 200: SignupReply, 202: SignupReply, ...errors },
+        response: {
+          200: SignupReply,
+          202: { ...SignupReply, description: 'Linked; Plaid is still pulling the first transactions (see Retry-After)' },
+          ...errorResponses(LIMITED, ACCESS, BODY, PLAID, ['PLAID_INVALID_PUBLIC_TOKEN']),
+        },
       },
     },
     async (request, reply) => {
@@ -139,7 +159,14 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/items/:item_id',
     {
-      schema: { tags, summary: 'Unlink a bank (Plaid /item/remove) and delete its stored data', security: bearer, params: ItemParams, response: { 200: RemoveItemReply, ...errors } },
+      schema: {
+        tags,
+        operationId: 'removeItem',
+        summary: 'Unlink a bank (Plaid /item/remove) and delete its stored data',
+        security: bearer,
+        params: ItemParams,
+        response: { 200: RemoveItemReply, ...errorResponses(LIMITED, ACCESS, ['VALIDATION_ERROR', 'PLAID_ITEM_NOT_FOUND'], PLAID) },
+      },
     },
     async (request) =>
       app.bus.request(PlaidSubjects.removeItem, { user: request.user.sub, item_id: request.params.item_id }, opts(request)),
@@ -154,10 +181,12 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags,
+        operationId: 'createSandboxPublicToken',
         summary: 'Sandbox/emulator only: a public token without Plaid Link (403 PLAID_SANDBOX_ONLY in production)',
         security: bearer,
+        'x-body-optional': true,
         body: SandboxPublicTokenBody,
-        response: { 200: SandboxPublicTokenReply, ...errors },
+        response: { 200: SandboxPublicTokenReply, ...errorResponses(LIMITED, ACCESS, BODY, PLAID, ['PLAID_SANDBOX_ONLY']) },
       },
     },
     async (request) =>
@@ -182,8 +211,14 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       {
         schema: {
           tags,
+          operationId: 'receivePlaidWebhook',
           summary: "Plaid's webhook (SYNC_UPDATES_AVAILABLE re-syncs the item); verified by its Plaid-Verification JWT",
-          response: { 200: WebhookReply, ...errors },
+          description: 'Called by Plaid, not by clients. The body is kept byte for byte: its SHA-256 is checked against the signed Plaid-Verification JWT.',
+          security: [],
+          headers: PlaidWebhookHeaders,
+          // Documented only (the document's requestBody, see swagger.ts): the route reads the body as a string.
+          'x-webhook-body': PlaidWebhookBody,
+          response: { 200: WebhookReply, ...errorResponses(LIMITED, ['WEBHOOK_VERIFICATION_FAILED', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'VALIDATION_ERROR']) },
         },
       },
       async (request) => {

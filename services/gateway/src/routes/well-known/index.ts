@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorReply, Jwks } from '@repo/contracts';
+import { Jwks } from '@repo/contracts';
+import { LIMITED, errorResponses } from '../../http/api-doc.ts';
 
 // Long enough to spare token-service, short enough for a rotation to reach every verifier soon.
 const MAX_AGE_SECONDS = 300;
@@ -11,8 +12,10 @@ const wellKnownRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'getJwks',
         summary: 'JSON Web Key Set: the Ed25519 public keys that verify access tokens (RFC 7517)',
-        response: { 200: Jwks, '5xx': ErrorReply },
+        security: [],
+        response: { 200: Jwks, ...errorResponses(LIMITED) },
       },
     },
     async (_request, reply) => {

@@ -143,7 +143,15 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     closers.push(() => plaidService.close());
     await plaidService.ready();
 
-    const gateway = await buildGateway({ settings: gatewaySettings, bus, sessions, ...(redis ? { redis } : {}), logger: log.child({ service: 'gateway' }) });
+    const gateway = await buildGateway({
+      settings: gatewaySettings,
+      bus,
+      sessions,
+      ...(redis ? { redis } : {}),
+      // The demo page shows the codes the emulator "sent".
+      ...(twilioEmulatorUrl ? { twilioOutboxUrl: `${twilioEmulatorUrl}/outbox` } : {}),
+      logger: log.child({ service: 'gateway' }),
+    });
     closers.push(() => gateway.close());
     await gateway.listen({ port: config.PORT, host: config.HOST });
     const address = gateway.server.address();

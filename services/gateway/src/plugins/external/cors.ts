@@ -8,8 +8,10 @@ import { CORS_EXPOSED_HEADERS } from '../../cors.ts';
  */
 export default fp<{ origins: string[] }>(
   async (app, { origins }) => {
+    const allowed = new Set(origins);
     await app.register(cors, {
-      origin: origins,
+      // Another origin gets no CORS header at all (false turns the plugin off for the request).
+      origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
       credentials: false,
       methods: ['GET', 'POST', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'x-request-id'],

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@repo/bus';
 import type { SessionReader } from '@repo/stores';
-import type { GatewaySettings } from './config.ts';
+import { demoPageEnabled, type GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { childLoggerFactory, requestLogger } from './http/request-log.ts';
@@ -43,7 +43,6 @@ export interface GatewayDeps {
 /** The HTTP gateway: verifies tokens itself, everything else goes to the services over the bus. */
 export async function buildGateway(deps: GatewayDeps) {
   const origins = corsOrigins(deps.settings.CORS_ORIGINS);
-  const demoPage = deps.settings.DEMO_PAGE ?? deps.settings.NODE_ENV !== 'production';
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // The client's x-request-id only when it is short and safe (see requestIdOf).
@@ -89,8 +88,8 @@ export async function buildGateway(deps: GatewayDeps) {
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(plaidRoutes, { prefix: '/api/plaid' });
   await app.register(wellKnownRoutes, { prefix: '/.well-known' });
-  if (demoPage) await app.register(demoRoutes, { prefix: '/demo', outboxUrl: deps.twilioOutboxUrl });
+  if (demoPageEnabled(deps.settings)) await app.register(demoRoutes, { prefix: '/demo', outboxUrl: deps.twilioOutboxUrl });
   return app;
 }
 
-export { GatewayEnv, type GatewaySettings } from './config.ts';
+export { GatewayEnv, demoPageEnabled, type GatewaySettings } from './config.ts';

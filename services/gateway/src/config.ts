@@ -31,6 +31,11 @@ export const GatewayEnv = Type.Object({
 });
 export type GatewaySettings = Static<typeof GatewayEnv>;
 
+/** DEMO_PAGE, or by default: on unless NODE_ENV=production. */
+export function demoPageEnabled(settings: Pick<GatewaySettings, 'DEMO_PAGE' | 'NODE_ENV'>): boolean {
+  return settings.DEMO_PAGE ?? settings.NODE_ENV !== 'production';
+}
+
 export const GatewayServerEnv = Type.Object({ ...CommonEnv, ...GatewayEnv.properties, PORT: Port(3000) });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {

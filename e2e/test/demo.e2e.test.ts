@@ -91,6 +91,8 @@ const STEP_MS = 60_000;
     expect(heights.every((h) => h > 0)).toBe(true);
     expect(await page.locator('#status').textContent()).toMatch(/^Linked First Platypus Bank: 3 accounts, 300 transactions\.$/);
 
+    expect(await page.locator('#link-bank').isHidden()).toBe(true);
+
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}demo.png`, fullPage: true });
 

@@ -91,6 +91,7 @@ async function verify(event) {
     state.refresh = data.tokens.refresh_token;
     const me = await api('GET', '/api/auth/protected', { token: state.access });
     $('who').textContent = me.data.phone_number;
+    $('link-bank').hidden = false;
     show('step-session');
     status(`Logged in as ${me.data.phone_number} (the protected route answered).`);
   });
@@ -192,6 +193,8 @@ async function linkBank() {
     renderTransactions(tx.transactions, tx.total);
     renderChart(tx.transactions);
     show('step-session', 'step-bank');
+    // One sandbox item per login is enough; another click would link a second one.
+    $('link-bank').hidden = true;
     status(`Linked ${signup.item.institution_name ?? 'the bank'}: ${acc.accounts.length} accounts, ${tx.total} transactions.`);
   });
 }

@@ -21,13 +21,14 @@ const lines = [
   `  Gateway        ${system.url}`,
   `  API docs       ${system.url}/docs`,
 ];
+if (system.demoPage) lines.push(`  Demo page      ${system.url}/demo   (log in, link the sandbox bank, see transactions)`);
 if (system.twilioEmulatorUrl) {
   lines.push(`  SMS outbox     ${system.twilioEmulatorUrl}/outbox?to=%2B${phone.slice(1)}   (codes "sent" by the Twilio Verify emulator)`);
 }
 if (system.plaidEmulatorUrl) lines.push(`  Plaid emulator ${system.plaidEmulatorUrl}   (no Plaid credentials: sandbox data, offline)`);
 lines.push(
   '',
-  '  Try it:',
+  `  Try it:  npm run try${system.url === 'http://127.0.0.1:3000' ? '' : ` -- --api ${system.url}`}   (a login walkthrough), or by hand:`,
   `    curl -s -X POST ${system.url}/api/auth/send-verification -H 'content-type: application/json' -d '{"phone_number":"${phone}"}'`,
 );
 if (system.twilioEmulatorUrl) lines.push(`    curl -s '${system.twilioEmulatorUrl}/outbox?to=%2B${phone.slice(1)}'`);

@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { buildAuthService, AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings } from '@repo/auth-service';
 import { InProcessBus } from '@repo/bus';
-import { buildGateway, GatewayEnv } from '@repo/gateway';
+import { buildGateway, demoPageEnabled, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
 import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
@@ -54,6 +54,8 @@ export interface EmbeddedSystem {
   twilioEmulatorUrl: string | undefined;
   /** The Plaid emulator, when no Plaid credentials are set. */
   plaidEmulatorUrl: string | undefined;
+  /** The gateway serves the demo page at /demo (DEMO_PAGE, default on unless NODE_ENV=production). */
+  demoPage: boolean;
   /** Stops the embedded Plaid emulator (tests use it to see Plaid "down"). */
   stopPlaidEmulator(): Promise<void>;
   log: Logger;
@@ -143,7 +145,15 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     closers.push(() => plaidService.close());
     await plaidService.ready();
 
-    const gateway = await buildGateway({ settings: gatewaySettings, bus, sessions, ...(redis ? { redis } : {}), logger: log.child({ service: 'gateway' }) });
+    const gateway = await buildGateway({
+      settings: gatewaySettings,
+      bus,
+      sessions,
+      ...(redis ? { redis } : {}),
+      // The demo page shows the codes the emulator "sent".
+      ...(twilioEmulatorUrl ? { twilioOutboxUrl: `${twilioEmulatorUrl}/outbox` } : {}),
+      logger: log.child({ service: 'gateway' }),
+    });
     closers.push(() => gateway.close());
     await gateway.listen({ port: config.PORT, host: config.HOST });
     const address = gateway.server.address();
@@ -154,7 +164,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     // Plaid's webhooks come back through the gateway; its URL is known only now.
     plaidSettings.webhookUrl ??= `${url}/api/plaid/webhook`;
 
-    return { url, twilioEmulatorUrl, plaidEmulatorUrl, stopPlaidEmulator, log, close };
+    return { url, twilioEmulatorUrl, plaidEmulatorUrl, demoPage: demoPageEnabled(gatewaySettings), stopPlaidEmulator, log, close };
   } catch (err) {
     await close();
     throw err;

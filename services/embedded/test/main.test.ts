@@ -6,10 +6,10 @@ const START_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 2 * START_TIMEOUT_MS;
 
 describe('pnpm start (the embedded default)', () => {
-  it('prints the gateway, outbox and Plaid emulator URLs and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
+  it('prints the gateway, demo page, outbox and Plaid emulator URLs and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: 'http://localhost:5173' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -27,8 +27,15 @@ describe('pnpm start (the embedded default)', () => {
     const plaidEmulator = /Plaid emulator\s+(http:\/\/\S+)/.exec(out)?.[1];
     expect(plaidEmulator).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(out).toContain(`curl -s -X POST ${gateway}/api/auth/send-verification`);
+    expect(out).toContain(`npm run try -- --api ${gateway}`);
+    const demo = /Demo page\s+(http:\/\/\S+)/.exec(out)?.[1];
+    expect(demo).toBe(`${gateway}/demo`);
+    expect((await fetch(demo!)).status).toBe(200);
+    expect(await (await fetch(`${gateway}/demo/config.json`)).json()).toEqual({ outbox_url: '/demo/outbox' });
 
-    const health = await fetch(`${gateway}/health`);
+    // CORS_ORIGINS reaches the gateway.
+    const health = await fetch(`${gateway}/health`, { headers: { origin: 'http://localhost:5173' } });
+    expect(health.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(await health.json()).toEqual({ status: 'ok' });
     const outboxRes = await fetch(outbox!);
     expect(await outboxRes.json()).toEqual({ messages: [] });
@@ -51,6 +58,20 @@ describe('pnpm start (the embedded default)', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).toBe(1);
     expect(err.trim()).toMatch(/^embedded: configuration error: PORT is invalid/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  }, TEST_TIMEOUT_MS);
+
+  it('refuses a bad CORS_ORIGINS with one line naming it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', CORS_ORIGINS: 'http://localhost:5173/app' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(err.trim()).toMatch(/^embedded: configuration error: CORS_ORIGINS is invalid at "http:\/\/localhost:5173\/app"/);
     expect(err.trim().split('\n')).toHaveLength(1);
   }, TEST_TIMEOUT_MS);
 

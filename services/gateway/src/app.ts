@@ -3,16 +3,19 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@repo/bus';
 import type { SessionReader } from '@repo/stores';
-import type { GatewaySettings } from './config.ts';
+import { demoPageEnabled, type GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { childLoggerFactory, requestLogger } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
+import cors from './plugins/external/cors.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
+import { corsOrigins } from './cors.ts';
 import { trustProxyOption } from './trust-proxy.ts';
 import swagger from './plugins/external/swagger.ts';
 import authRoutes from './routes/auth/index.ts';
+import demoRoutes from './routes/demo/index.ts';
 import healthRoutes from './routes/health/index.ts';
 import plaidRoutes from './routes/plaid/index.ts';
 import wellKnownRoutes from './routes/well-known/index.ts';
@@ -33,10 +36,13 @@ export interface GatewayDeps {
   /** Shares rate-limit counters between gateway replicas; omitted, counters are per process. */
   redis?: Redis;
   logger?: FastifyBaseLogger;
+  /** The Twilio Verify emulator's outbox URL when it is in use (embedded): the demo page shows the codes. */
+  twilioOutboxUrl?: string;
 }
 
 /** The HTTP gateway: verifies tokens itself, everything else goes to the services over the bus. */
 export async function buildGateway(deps: GatewayDeps) {
+  const origins = corsOrigins(deps.settings.CORS_ORIGINS);
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // The client's x-request-id only when it is short and safe (see requestIdOf).
@@ -65,6 +71,7 @@ export async function buildGateway(deps: GatewayDeps) {
 
   await app.register(errorHandler);
   await app.register(swagger);
+  if (origins.length > 0) await app.register(cors, { origins });
   await app.register(rateLimit, { perIpPerMinute: deps.settings.RATE_LIMIT_PER_IP_PER_MINUTE, redis: deps.redis });
   await app.register(authenticate, {
     bus: deps.bus,
@@ -78,7 +85,8 @@ export async function buildGateway(deps: GatewayDeps) {
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(plaidRoutes, { prefix: '/api/plaid' });
   await app.register(wellKnownRoutes, { prefix: '/.well-known' });
+  if (demoPageEnabled(deps.settings)) await app.register(demoRoutes, { prefix: '/demo', outboxUrl: deps.twilioOutboxUrl });
   return app;
 }
 
-export { GatewayEnv, type GatewaySettings } from './config.ts';
+export { GatewayEnv, demoPageEnabled, type GatewaySettings } from './config.ts';

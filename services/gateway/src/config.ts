@@ -1,3 +1,4 @@
+import { corsOrigins } from './cors.ts';
 import { trustProxyOption } from './trust-proxy.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonEnv, LogLevel, NodeEnv, Port, RefreshReuseEnv, TokenVerificationEnv, parseEnv } from '@repo/runtime';
@@ -22,13 +23,24 @@ export const GatewayEnv = Type.Object({
     default: false,
     description: 'behind reverse proxies: how many (a hop count, e.g. 1) or their addresses/CIDRs, comma-separated (e.g. 10.0.0.0/8); never true',
   }),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({ default: '', maxLength: 4_000, description: 'browser origins allowed to call the API, comma-separated (e.g. https://app.example.com); empty: no CORS headers' }),
+  ),
+  // Unset: on unless NODE_ENV=production.
+  DEMO_PAGE: Type.Optional(Type.Boolean({ description: 'serve the demo page at /demo (true/false); unset: on unless NODE_ENV=production' })),
 });
 export type GatewaySettings = Static<typeof GatewayEnv>;
+
+/** DEMO_PAGE, or by default: on unless NODE_ENV=production. */
+export function demoPageEnabled(settings: Pick<GatewaySettings, 'DEMO_PAGE' | 'NODE_ENV'>): boolean {
+  return settings.DEMO_PAGE ?? settings.NODE_ENV !== 'production';
+}
 
 export const GatewayServerEnv = Type.Object({ ...CommonEnv, ...GatewayEnv.properties, PORT: Port(3000) });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const config = parseEnv(GatewayServerEnv, env);
   trustProxyOption(config.TRUST_PROXY);
+  corsOrigins(config.CORS_ORIGINS);
   return config;
 }

@@ -57,8 +57,7 @@ export async function buildDeployable(dir) {
     absWorkingDir: root,
     entryPoints: { server: 'src/server.ts' },
     outdir: 'dist',
-    // Code loaded only by a dynamic import() (plaid-service's in-process emulator) gets its own
-    // chunk, loaded only when that import runs.
+    // Code loaded only by a dynamic import() gets its own chunk, loaded only when that import runs.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,

@@ -1,7 +1,7 @@
 import twilio from 'twilio';
-import { EmulatorRequestClient } from '@repo/twilio-verify-emulator/request-client';
 import { AppError } from '@repo/contracts';
 import type { TwilioSettings } from './config.ts';
+import { BaseUrlRequestClient } from './twilio-base-url.ts';
 
 export type Channel = 'sms' | 'call' | 'whatsapp';
 
@@ -19,7 +19,7 @@ export interface VerifyProvider {
 export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
   const client = twilio(settings.accountSid, settings.authToken, {
     timeout: settings.timeoutMs,
-    ...(settings.baseUrl ? { httpClient: new EmulatorRequestClient(settings.baseUrl, { timeout: settings.timeoutMs }) } : {}),
+    ...(settings.baseUrl ? { httpClient: new BaseUrlRequestClient(settings.baseUrl, { timeout: settings.timeoutMs }) } : {}),
   });
   const service = client.verify.v2.services(settings.serviceSid);
   return {

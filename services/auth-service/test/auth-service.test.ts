@@ -7,7 +7,7 @@ import { ConfigError } from '@repo/runtime';
 import { MemorySessionStore, MemoryVerificationLimits, MemoryVerificationLog } from '@repo/stores';
 import { buildTokenService } from '@repo/token-service';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
-import { EmulatorRequestClient } from '@repo/twilio-verify-emulator/request-client';
+import { BaseUrlRequestClient } from '../src/twilio-base-url.ts';
 import { buildAuthService } from '../src/app.ts';
 import { EMULATOR_CREDENTIALS, parseTestPhoneNumbers, resolveAuthSettings } from '../src/config.ts';
 import { mapTwilioError } from '../src/twilio-verify.ts';
@@ -213,7 +213,7 @@ describe('auth-service with the twilio SDK against the emulator', () => {
     const code = await outboxCode(phone);
     // Canceled at Twilio (by an operator, or our own cleanup) through the SDK: a resend names the
     // pending verification, and Status=canceled ends it; Twilio then answers 20404 for it.
-    const twilioClient = twilio(EMULATOR_CREDENTIALS.accountSid, EMULATOR_CREDENTIALS.authToken, { httpClient: new EmulatorRequestClient(emulator.url) });
+    const twilioClient = twilio(EMULATOR_CREDENTIALS.accountSid, EMULATOR_CREDENTIALS.authToken, { httpClient: new BaseUrlRequestClient(emulator.url) });
     const service = twilioClient.verify.v2.services(EMULATOR_CREDENTIALS.serviceSid);
     const { sid } = await service.verifications.create({ to: phone, channel: 'sms' });
     expect((await service.verifications(sid).update({ status: 'canceled' })).status).toBe('canceled');

@@ -11,23 +11,16 @@ const settings = loadConfigOrExit(SERVICE_NAME, () => {
   if (resolved.tokenKeyIsEphemeral) {
     throw new ConfigError('PLAID_TOKEN_ENCRYPTION_KEY is required when plaid-service runs as its own process; set it to `openssl rand -base64 32` (the same value for every replica)');
   }
+  // This process never runs an emulator itself (the image holds no emulator code): replicas share
+  // one, where the items live. The embedded default (`npm start`) starts one for you.
+  if (resolved.usesEmulator && !resolved.baseUrl) {
+    throw new ConfigError('PLAID_CLIENT_ID and PLAID_SECRET are required when plaid-service runs as its own process, or PLAID_BASE_URL to use a Plaid emulator (e.g. http://127.0.0.1:3011)');
+  }
   return resolved;
 });
 const log = createLogger(SERVICE_NAME, config.LOG_LEVEL);
 
-// No Plaid credentials and no emulator URL: run an emulator inside this process. Fine for one
-// replica; several replicas must share one emulator (PLAID_BASE_URL), as items live there.
-// Imported only then, so a deployment on real Plaid never loads emulator code.
-const emulator =
-  settings.usesEmulator && !settings.baseUrl
-    ? await (await import('@repo/plaid-emulator')).startPlaidEmulator({ clientId: settings.clientId, secret: settings.secret, ...(settings.webhookUrl ? { webhookUrl: settings.webhookUrl } : {}) })
-    : undefined;
-if (emulator) {
-  settings.baseUrl = emulator.url;
-  log.warn({ emulator: emulator.url }, 'no Plaid credentials: using an in-process Plaid emulator (set PLAID_BASE_URL to share one between replicas)');
-} else if (settings.usesEmulator) {
-  log.info({ emulator: settings.baseUrl }, 'using the Plaid emulator');
-}
+if (settings.usesEmulator) log.info({ emulator: settings.baseUrl }, 'using the Plaid emulator');
 if (!settings.webhookUrl) log.warn({}, 'PLAID_WEBHOOK_URL is not set: Plaid cannot announce new transactions, so every transactions read asks Plaid for changes');
 
 await runServiceProcess({
@@ -36,7 +29,4 @@ await runServiceProcess({
   log,
   build: ({ bus, redis }) =>
     buildPlaidService({ settings, bus, store: new RedisPlaidStore(redis), webhookReplays: new RedisWebhookReplayStore(redis), logger: log }),
-  onClose: async () => {
-    await emulator?.close();
-  },
 });

@@ -37,6 +37,14 @@ describe('plaid-service as its own process', () => {
     expect(run.stderr).toMatch(/^plaid-service: configuration error: PLAID_TOKEN_ENCRYPTION_KEY must be base64 of 32 random bytes.*\(got 24 bytes\)\n$/);
   }, TEST_TIMEOUT_MS);
 
+  it('refuses to start without Plaid credentials and without PLAID_BASE_URL (it runs no emulator itself)', () => {
+    const run = start({ PLAID_TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+    expect(run.status, why(run)).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      'plaid-service: configuration error: PLAID_CLIENT_ID and PLAID_SECRET are required when plaid-service runs as its own process, or PLAID_BASE_URL to use a Plaid emulator (e.g. http://127.0.0.1:3011)',
+    );
+  }, TEST_TIMEOUT_MS);
+
   it('serves plaid.* over NATS with the Redis store, and answers PLAID_UNAVAILABLE when Plaid is unreachable', async () => {
     const prefix = `test-${randomUUID().slice(0, 8)}.`;
     const child = spawn(process.execPath, ['--import', 'tsx', server], {

@@ -41,7 +41,7 @@ describe('Dockerfile', () => {
     const runtime = stages().get('runtime')!.lines;
     expect(runtime).toContain('ENV NODE_ENV=production');
     expect(runtime).toContain('USER node');
-    expect(runtime).toContain('CMD ["node", "--enable-source-maps", "dist/server.js"]');
+    expect(runtime).toContain('CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/server.js"]');
     expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/CMD \["node", "\/usr\/local\/lib\/healthcheck\.mjs"\]$/);
     expect(runtime).toContain('COPY deploy/docker/healthcheck.mjs /usr/local/lib/healthcheck.mjs');
     expect(dockerfile).not.toMatch(/\bcurl\b|\bwget\b/);

@@ -9,7 +9,7 @@ import { InProcessBus } from '@repo/bus';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, prettyDestination, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -37,14 +37,25 @@ const EmbeddedEnv = Type.Object({
   PLAID_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3011, description: 'port of the embedded Plaid emulator (a free one if taken)' }),
 });
 
-/** Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken. */
-async function onPreferredPort<T>(port: number, start: (port: number) => Promise<T>): Promise<T> {
+/**
+ * Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken;
+ * `moved` says which, so the start banner can tell the user (the README's examples use 3010).
+ */
+async function onPreferredPort<T>(port: number, start: (port: number) => Promise<T>): Promise<{ emulator: T; moved: boolean }> {
   try {
-    return await start(port);
+    return { emulator: await start(port), moved: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
-    return start(0);
+    return { emulator: await start(0), moved: true };
   }
+}
+
+/** An emulator that could not have its usual port (taken) and runs on another one. */
+export interface MovedEmulator {
+  name: 'Twilio Verify emulator' | 'Plaid emulator';
+  variable: 'TWILIO_EMULATOR_PORT' | 'PLAID_EMULATOR_PORT';
+  wantedPort: number;
+  url: string;
 }
 
 export interface EmbeddedSystem {
@@ -54,6 +65,8 @@ export interface EmbeddedSystem {
   twilioEmulatorUrl: string | undefined;
   /** The Plaid emulator, when no Plaid credentials are set. */
   plaidEmulatorUrl: string | undefined;
+  /** Emulators whose port was taken, now on a free one. */
+  movedEmulators: MovedEmulator[];
   /** Stops the embedded Plaid emulator (tests use it to see Plaid "down"). */
   stopPlaidEmulator(): Promise<void>;
   log: Logger;
@@ -62,7 +75,9 @@ export interface EmbeddedSystem {
 
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedSystem> {
   const config = parseEnv(EmbeddedEnv, env);
-  const log = pino(loggerOptions('embedded', config.LOG_LEVEL));
+  // Synchronous writes to stdout (one process, a developer's machine); readable at a terminal.
+  const readable = wantsPrettyLogs(env) ? prettyDestination() : undefined;
+  const log = readable ? pino(loggerOptions('embedded', config.LOG_LEVEL), readable) : pino(loggerOptions('embedded', config.LOG_LEVEL));
 
   // Without configured keys, tokens are signed with a per-process key: a restart ends every
   // session, as the in-memory sessions are gone too. Never in production: every restart or second
@@ -90,9 +105,10 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   };
 
   try {
+    const movedEmulators: MovedEmulator[] = [];
     let twilioEmulatorUrl: string | undefined;
     if (authSettings.usesEmulator && !authSettings.twilio.baseUrl) {
-      const emulator = await onPreferredPort(config.TWILIO_EMULATOR_PORT, (port) =>
+      const { emulator, moved } = await onPreferredPort(config.TWILIO_EMULATOR_PORT, (port) =>
         startTwilioVerifyEmulator({
           port,
           credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken },
@@ -100,18 +116,20 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       );
       closers.push(() => emulator.close());
       authSettings.twilio.baseUrl = emulator.url;
+      if (moved) movedEmulators.push({ name: 'Twilio Verify emulator', variable: 'TWILIO_EMULATOR_PORT', wantedPort: config.TWILIO_EMULATOR_PORT, url: emulator.url });
     }
     if (authSettings.usesEmulator) twilioEmulatorUrl = authSettings.twilio.baseUrl;
 
     let stopPlaidEmulator = async () => {};
     if (plaidSettings.usesEmulator && !plaidSettings.baseUrl) {
-      const emulator = await onPreferredPort(config.PLAID_EMULATOR_PORT, (port) =>
+      const { emulator, moved } = await onPreferredPort(config.PLAID_EMULATOR_PORT, (port) =>
         startPlaidEmulator({ port, clientId: plaidSettings.clientId, secret: plaidSettings.secret }),
       );
       let stopped: Promise<void> | undefined;
       stopPlaidEmulator = () => (stopped ??= emulator.close());
       closers.push(() => stopPlaidEmulator());
       plaidSettings.baseUrl = emulator.url;
+      if (moved) movedEmulators.push({ name: 'Plaid emulator', variable: 'PLAID_EMULATOR_PORT', wantedPort: config.PLAID_EMULATOR_PORT, url: emulator.url });
     }
     const plaidEmulatorUrl = plaidSettings.usesEmulator ? plaidSettings.baseUrl : undefined;
 
@@ -154,7 +172,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     // Plaid's webhooks come back through the gateway; its URL is known only now.
     plaidSettings.webhookUrl ??= `${url}/api/plaid/webhook`;
 
-    return { url, twilioEmulatorUrl, plaidEmulatorUrl, stopPlaidEmulator, log, close };
+    return { url, twilioEmulatorUrl, plaidEmulatorUrl, movedEmulators, stopPlaidEmulator, log, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
 
 /**
  * Paths pino must never write: credentials, tokens, SMS codes (in bodies or payloads; a bare
@@ -43,24 +42,10 @@ export function wantsPrettyLogs(env: NodeJS.ProcessEnv = process.env, stdout: { 
 }
 
 /**
- * pino-pretty as a stream on the main thread (development only). It is loaded only when wanted,
- * and a build without it (a production image) keeps writing JSON.
- */
-export function prettyDestination(): DestinationStream | undefined {
-  try {
-    const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
-    return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: 1, sync: true });
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * A service's logger: JSON lines on stdout, written asynchronously (a request does not wait for
  * its log line's write; under load, lines go out in batches) and flushed when the process exits.
- * In development at a terminal (`wantsPrettyLogs`), readable lines through pino-pretty instead.
+ * (The embedded system, `npm start`, writes readable lines instead at a terminal: `wantsPrettyLogs`.)
  */
-export function createLogger(service: string, level: string, pretty = wantsPrettyLogs()): Logger {
-  const readable = pretty ? prettyDestination() : undefined;
-  return pino(loggerOptions(service, level), readable ?? pino.destination({ dest: 1, sync: false }));
+export function createLogger(service: string, level: string): Logger {
+  return pino(loggerOptions(service, level), pino.destination({ dest: 1, sync: false }));
 }

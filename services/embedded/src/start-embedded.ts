@@ -3,13 +3,14 @@
 // production; only the adapters differ.
 import { Type } from '@sinclair/typebox';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Redis } from 'ioredis';
 import { buildAuthService, AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings } from '@repo/auth-service';
 import { InProcessBus } from '@repo/bus';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, prettyDestination, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -76,8 +77,9 @@ export interface EmbeddedSystem {
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedSystem> {
   const config = parseEnv(EmbeddedEnv, env);
   // Synchronous writes to stdout (one process, a developer's machine); readable at a terminal.
-  const readable = wantsPrettyLogs(env) ? prettyDestination() : undefined;
-  const log = readable ? pino(loggerOptions('embedded', config.LOG_LEVEL), readable) : pino(loggerOptions('embedded', config.LOG_LEVEL));
+  const log = wantsPrettyLogs(env)
+    ? pino(loggerOptions('embedded', config.LOG_LEVEL), pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }))
+    : pino(loggerOptions('embedded', config.LOG_LEVEL));
 
   // Without configured keys, tokens are signed with a per-process key: a restart ends every
   // session, as the in-memory sessions are gone too. Never in production: every restart or second

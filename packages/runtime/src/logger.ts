@@ -34,8 +34,17 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
 }
 
 /**
+ * Readable logs are for a person at a terminal: NODE_ENV development (the default) and stdout a
+ * TTY. Anything else (production, tests, a pipe, a file, a log collector) gets JSON lines.
+ */
+export function wantsPrettyLogs(env: NodeJS.ProcessEnv = process.env, stdout: { isTTY?: boolean } = process.stdout): boolean {
+  return stdout.isTTY === true && (env.NODE_ENV ?? 'development') === 'development';
+}
+
+/**
  * A service's logger: JSON lines on stdout, written asynchronously (a request does not wait for
  * its log line's write; under load, lines go out in batches) and flushed when the process exits.
+ * (The embedded system, `npm start`, writes readable lines instead at a terminal: `wantsPrettyLogs`.)
  */
 export function createLogger(service: string, level: string): Logger {
   return pino(loggerOptions(service, level), pino.destination({ dest: 1, sync: false }));

@@ -3,13 +3,14 @@
 // production; only the adapters differ.
 import { Type } from '@sinclair/typebox';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Redis } from 'ioredis';
 import { buildAuthService, AuthEnv, EMULATOR_CREDENTIALS, resolveAuthSettings } from '@repo/auth-service';
 import { InProcessBus } from '@repo/bus';
 import { buildGateway, demoPageEnabled, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -37,14 +38,25 @@ const EmbeddedEnv = Type.Object({
   PLAID_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3011, description: 'port of the embedded Plaid emulator (a free one if taken)' }),
 });
 
-/** Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken. */
-async function onPreferredPort<T>(port: number, start: (port: number) => Promise<T>): Promise<T> {
+/**
+ * Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken;
+ * `moved` says which, so the start banner can tell the user (the README's examples use 3010).
+ */
+async function onPreferredPort<T>(port: number, start: (port: number) => Promise<T>): Promise<{ emulator: T; moved: boolean }> {
   try {
-    return await start(port);
+    return { emulator: await start(port), moved: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
-    return start(0);
+    return { emulator: await start(0), moved: true };
   }
+}
+
+/** An emulator that could not have its usual port (taken) and runs on another one. */
+export interface MovedEmulator {
+  name: 'Twilio Verify emulator' | 'Plaid emulator';
+  variable: 'TWILIO_EMULATOR_PORT' | 'PLAID_EMULATOR_PORT';
+  wantedPort: number;
+  url: string;
 }
 
 export interface EmbeddedSystem {
@@ -56,6 +68,8 @@ export interface EmbeddedSystem {
   plaidEmulatorUrl: string | undefined;
   /** The gateway serves the demo page at /demo (DEMO_PAGE, default on unless NODE_ENV=production). */
   demoPage: boolean;
+  /** Emulators whose port was taken, now on a free one. */
+  movedEmulators: MovedEmulator[];
   /** Stops the embedded Plaid emulator (tests use it to see Plaid "down"). */
   stopPlaidEmulator(): Promise<void>;
   log: Logger;
@@ -64,7 +78,10 @@ export interface EmbeddedSystem {
 
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedSystem> {
   const config = parseEnv(EmbeddedEnv, env);
-  const log = pino(loggerOptions('embedded', config.LOG_LEVEL));
+  // Synchronous writes to stdout (one process, a developer's machine); readable at a terminal.
+  const log = wantsPrettyLogs(env)
+    ? pino(loggerOptions('embedded', config.LOG_LEVEL), pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }))
+    : pino(loggerOptions('embedded', config.LOG_LEVEL));
 
   // Without configured keys, tokens are signed with a per-process key: a restart ends every
   // session, as the in-memory sessions are gone too. Never in production: every restart or second
@@ -92,9 +109,10 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   };
 
   try {
+    const movedEmulators: MovedEmulator[] = [];
     let twilioEmulatorUrl: string | undefined;
     if (authSettings.usesEmulator && !authSettings.twilio.baseUrl) {
-      const emulator = await onPreferredPort(config.TWILIO_EMULATOR_PORT, (port) =>
+      const { emulator, moved } = await onPreferredPort(config.TWILIO_EMULATOR_PORT, (port) =>
         startTwilioVerifyEmulator({
           port,
           credentials: { accountSid: EMULATOR_CREDENTIALS.accountSid, authToken: EMULATOR_CREDENTIALS.authToken },
@@ -102,18 +120,20 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       );
       closers.push(() => emulator.close());
       authSettings.twilio.baseUrl = emulator.url;
+      if (moved) movedEmulators.push({ name: 'Twilio Verify emulator', variable: 'TWILIO_EMULATOR_PORT', wantedPort: config.TWILIO_EMULATOR_PORT, url: emulator.url });
     }
     if (authSettings.usesEmulator) twilioEmulatorUrl = authSettings.twilio.baseUrl;
 
     let stopPlaidEmulator = async () => {};
     if (plaidSettings.usesEmulator && !plaidSettings.baseUrl) {
-      const emulator = await onPreferredPort(config.PLAID_EMULATOR_PORT, (port) =>
+      const { emulator, moved } = await onPreferredPort(config.PLAID_EMULATOR_PORT, (port) =>
         startPlaidEmulator({ port, clientId: plaidSettings.clientId, secret: plaidSettings.secret }),
       );
       let stopped: Promise<void> | undefined;
       stopPlaidEmulator = () => (stopped ??= emulator.close());
       closers.push(() => stopPlaidEmulator());
       plaidSettings.baseUrl = emulator.url;
+      if (moved) movedEmulators.push({ name: 'Plaid emulator', variable: 'PLAID_EMULATOR_PORT', wantedPort: config.PLAID_EMULATOR_PORT, url: emulator.url });
     }
     const plaidEmulatorUrl = plaidSettings.usesEmulator ? plaidSettings.baseUrl : undefined;
 
@@ -164,7 +184,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     // Plaid's webhooks come back through the gateway; its URL is known only now.
     plaidSettings.webhookUrl ??= `${url}/api/plaid/webhook`;
 
-    return { url, twilioEmulatorUrl, plaidEmulatorUrl, demoPage: demoPageEnabled(gatewaySettings), stopPlaidEmulator, log, close };
+    return { url, twilioEmulatorUrl, plaidEmulatorUrl, demoPage: demoPageEnabled(gatewaySettings), movedEmulators, stopPlaidEmulator, log, close };
   } catch (err) {
     await close();
     throw err;

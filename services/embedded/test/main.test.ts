@@ -9,7 +9,7 @@ describe('pnpm start (the embedded default)', () => {
   it('prints the gateway, demo page, outbox and Plaid emulator URLs and an example, serves requests, and stops cleanly on Ctrl-C', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: 'http://localhost:5173' },
+      env: { PATH: process.env.PATH, ENV_FILE: '/nonexistent/.env', PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0', LOG_LEVEL: 'warn', CORS_ORIGINS: 'http://localhost:5173' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -50,7 +50,7 @@ describe('pnpm start (the embedded default)', () => {
   it('refuses to start with one clear line when the configuration is wrong', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, PORT: 'abc' },
+      env: { PATH: process.env.PATH, ENV_FILE: '/nonexistent/.env', PORT: 'abc' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
@@ -78,7 +78,7 @@ describe('pnpm start (the embedded default)', () => {
   it('refuses NODE_ENV=production without JWT_PRIVATE_KEYS with one line naming it', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0' },
+      env: { PATH: process.env.PATH, ENV_FILE: '/nonexistent/.env', NODE_ENV: 'production', PORT: '0', TWILIO_EMULATOR_PORT: '0', PLAID_EMULATOR_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';

@@ -4,11 +4,15 @@ import { httpDuration } from './metrics.ts';
 
 export const METRICS_PATH = '/metrics';
 
-export interface HttpMetricsOptions {
+/** A service's metrics: where they go, and whether its HTTP server serves them. */
+export interface MetricsSetup {
   registry: Registry;
-  service: string;
-  /** Serve GET /metrics (METRICS_ENABLED); the durations are recorded either way. */
+  /** Serve GET /metrics (METRICS_ENABLED); the metrics are recorded either way. */
   expose: boolean;
+}
+
+export interface HttpMetricsOptions extends MetricsSetup {
+  service: string;
 }
 
 type OnResponse = (request: FastifyRequest, reply: FastifyReply, done: () => void) => void;

@@ -64,6 +64,8 @@ export type Upstream = 'twilio' | 'plaid';
 export interface UpstreamMetrics {
   /** Times `call`, counted by outcome: "ok", or the error code `codeOf` gives its failure. */
   time<T>(operation: string, call: () => Promise<T>, codeOf: (err: unknown) => string): Promise<T>;
+  /** One call, timed by the caller (when the operation is known only from its answer). */
+  record(operation: string, outcome: string, seconds: number): void;
 }
 
 /** Calls to a third-party API (Twilio Verify, Plaid): durations and errors by operation. */
@@ -81,7 +83,12 @@ export function upstreamMetrics(registry: Registry, upstream: Upstream): Upstrea
     labelNames: ['upstream', 'operation', 'code'] as const,
     registers: [registry],
   }));
+  const record = (operation: string, outcome: string, seconds: number) => {
+    duration.observe({ upstream, operation, outcome }, seconds);
+    if (outcome !== 'ok') errors.inc({ upstream, operation, code: outcome });
+  };
   return {
+    record,
     async time(operation, call, codeOf) {
       const started = performance.now();
       let outcome = 'ok';
@@ -89,10 +96,9 @@ export function upstreamMetrics(registry: Registry, upstream: Upstream): Upstrea
         return await call();
       } catch (err) {
         outcome = codeOf(err);
-        errors.inc({ upstream, operation, code: outcome });
         throw err;
       } finally {
-        duration.observe({ upstream, operation, outcome }, (performance.now() - started) / 1000);
+        record(operation, outcome, (performance.now() - started) / 1000);
       }
     },
   };

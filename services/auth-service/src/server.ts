@@ -26,7 +26,7 @@ await runServiceProcess({
   name: SERVICE_NAME,
   config,
   log,
-  build: ({ bus, redis }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: new RedisVerificationLimits(redis), logger: log }),
+  build: ({ bus, redis, metrics }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: new RedisVerificationLimits(redis), logger: log, metrics }),
   onClose: async () => {
     await emulator?.close();
   },

@@ -21,6 +21,7 @@ import {
 import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '@repo/bus';
 import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
 import { bearerToken } from '../../plugins/app/authenticate.ts';
+import { busOptions } from '../../http/trace.ts';
 
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
@@ -35,7 +36,7 @@ function phoneKey(input: unknown): string {
   }
 }
 
-const opts = (request: { id: string }) => ({ requestId: request.id });
+const opts = busOptions;
 
 // Kept back from the reuse interval for what lies between a retry's deadline and its rotation in
 // Redis (the handler's own time, clocks a little apart).

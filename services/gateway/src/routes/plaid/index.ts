@@ -17,6 +17,8 @@ import {
   TransactionsReply,
   WebhookReply,
 } from '@repo/contracts';
+import type { FastifyRequest } from 'fastify';
+import { busOptions } from '../../http/trace.ts';
 
 const errors = { '4xx': ErrorReply, '5xx': ErrorReply };
 const bearer = [{ bearerAuth: [] }];
@@ -32,8 +34,8 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // attempt. The first attempt's deadline bounds the read's own Plaid calls too: a slow Plaid makes
   // it answer from the store (or 503 PLAID_UNAVAILABLE) in time, rather than being sent again.
   const budgetMs = app.gatewaySettings.BUS_TIMEOUT_MS;
-  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: budgetMs });
-  const readOpts = (request: { id: string }) => ({ ...opts(request), idempotent: true });
+  const opts = (request: FastifyRequest) => ({ ...busOptions(request), timeoutMs: budgetMs });
+  const readOpts = (request: FastifyRequest) => ({ ...opts(request), idempotent: true });
 
   app.post(
     '/link-token',
@@ -172,7 +174,7 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 /** Plaid's webhook: no token, verified by its Plaid-Verification JWT in plaid-service. */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: app.gatewaySettings.BUS_TIMEOUT_MS });
+  const opts = (request: FastifyRequest) => ({ ...busOptions(request), timeoutMs: app.gatewaySettings.BUS_TIMEOUT_MS });
   // Plaid signs a hash of the exact bytes it sent, so this route keeps its body as a string.
   await app.register(async (webhook) => {
     webhook.removeAllContentTypeParsers();

@@ -26,7 +26,7 @@ export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv =
   ]);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || serviceName }),
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: tracesUrl(env) }) })],
   });
   tracer = provider.getTracer('phone-login');
   let stopped: Promise<void> | undefined;
@@ -35,6 +35,11 @@ export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv =
     stopTracing = undefined;
   }));
   return stopTracing;
+}
+
+/** OTLP/HTTP's rule: the traces endpoint as given, or the base endpoint plus /v1/traces. */
+function tracesUrl(env: NodeJS.ProcessEnv): string {
+  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').replace(/\/+$/, '')}/v1/traces`;
 }
 
 export type HopKind = 'server' | 'client';

@@ -9,7 +9,7 @@ import { InProcessBus } from '@repo/bus';
 import { buildGateway, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, MetricsEnv, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -23,6 +23,7 @@ import {
   RedisWebhookReplayStore,
 } from '@repo/stores';
 import { buildTokenService, keySetFrom } from '@repo/token-service';
+import { busMetrics, createMetricsRegistry, startTracing, type MetricsSetup } from '@repo/telemetry';
 import { generatePrivateJwk } from '@repo/tokens';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 
@@ -35,6 +36,7 @@ const EmbeddedEnv = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:' }),
   TWILIO_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3010, description: 'port of the embedded Twilio Verify emulator (a free one if taken)' }),
   PLAID_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3011, description: 'port of the embedded Plaid emulator (a free one if taken)' }),
+  ...MetricsEnv,
 });
 
 /** Starts an emulator on its usual port so its URL is stable, or on a free one if that is taken. */
@@ -128,22 +130,27 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
     const webhookReplays = redis ? new RedisWebhookReplayStore(redis) : new MemoryWebhookReplayStore();
 
-    const bus = new InProcessBus(gatewaySettings.BUS_TIMEOUT_MS);
+    const stopTracing = await startTracing('embedded', env);
+    closers.push(stopTracing);
+    // One registry for the process: the gateway's /metrics shows every service's metrics.
+    const metrics: MetricsSetup = { registry: createMetricsRegistry(), expose: config.METRICS_ENABLED };
+    const serviceMetrics: MetricsSetup = { registry: metrics.registry, expose: false };
+    const bus = new InProcessBus({ requestTimeoutMs: gatewaySettings.BUS_TIMEOUT_MS, metrics: busMetrics(metrics.registry) });
     closers.push(() => bus.close());
 
-    const tokenService = await buildTokenService({ jwt, bus, sessions, logger: log.child({ service: 'token-service' }) });
+    const tokenService = await buildTokenService({ jwt, bus, sessions, logger: log.child({ service: 'token-service' }), metrics: serviceMetrics });
     closers.push(() => tokenService.close());
     await tokenService.ready();
 
-    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }) });
+    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }), metrics: serviceMetrics });
     closers.push(() => authService.close());
     await authService.ready();
 
-    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, webhookReplays, logger: log.child({ service: 'plaid-service' }) });
+    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, webhookReplays, logger: log.child({ service: 'plaid-service' }), metrics: serviceMetrics });
     closers.push(() => plaidService.close());
     await plaidService.ready();
 
-    const gateway = await buildGateway({ settings: gatewaySettings, bus, sessions, ...(redis ? { redis } : {}), logger: log.child({ service: 'gateway' }) });
+    const gateway = await buildGateway({ settings: gatewaySettings, bus, sessions, ...(redis ? { redis } : {}), logger: log.child({ service: 'gateway' }), metrics });
     closers.push(() => gateway.close());
     await gateway.listen({ port: config.PORT, host: config.HOST });
     const address = gateway.server.address();

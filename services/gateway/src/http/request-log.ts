@@ -18,8 +18,11 @@ export function serializeRequest(request: FastifyRequest) {
 }
 
 /** Every line of a request carries its trace id (`trace_id`, see trace.ts) next to its request id. */
-export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts, rawReq) =>
-  logger.child({ ...bindings, trace_id: requestTrace(rawReq).traceId }, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
+export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts, rawReq) => {
+  // Fastify makes the bindings object per request: filled in, not copied.
+  bindings.trace_id = requestTrace(rawReq).traceId;
+  return logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
+};
 
 /**
  * One line per request, when it is answered (Fastify's default is two: incoming and completed);

@@ -78,6 +78,11 @@ export class TraceHop {
     return formatTraceparent({ traceId: this.traceId, spanId: this.spanId, sampled: this.sampled });
   }
 
+  /** Names the span once it is known what it was (an HTTP request's route). */
+  rename(name: string): void {
+    this.span?.updateName(name);
+  }
+
   setAttribute(key: string, value: string | number): void {
     this.span?.setAttribute(key, value);
   }

@@ -21,7 +21,10 @@ export function gatewayTelemetry(app: FastifyInstance, metrics: MetricsSetup | u
     app.addHook('onResponse', (request, reply, done) => {
       const hop = requestTrace(request.raw);
       const route = request.routeOptions.url;
-      if (route) hop.setAttribute('http.route', route);
+      if (route) {
+        hop.rename(`${request.method} ${route}`);
+        hop.setAttribute('http.route', route);
+      }
       hop.setAttribute('http.response.status_code', reply.statusCode);
       hop.end(reply.statusCode >= 500 ? String(reply.statusCode) : undefined);
       done();

@@ -33,7 +33,7 @@ async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]
         for (const rs of body.resourceSpans) {
           const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
           for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ service, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name });
-      }
+        }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });

@@ -31,7 +31,7 @@ function withinReadyTimeout(check: Promise<void>): Promise<void> {
 
 /**
  * The shape every backend service shares: its work arrives over the bus, and its HTTP side only
- * answers health checks, in our error shape. The bus is given, not owned, so the embedded runner
+ * answers health checks (and /metrics), in our error shape. The bus is given, not owned, so the embedded runner
  * can share one.
  */
 export function buildBusService(opts: BusServiceOptions): FastifyInstance {

@@ -23,7 +23,7 @@ export interface AuthServiceDeps {
 
 export const SERVICE_NAME = 'auth-service';
 
-/** auth-service: answers `auth.*` on the bus; HTTP only for health checks. */
+/** auth-service: answers `auth.*` on the bus; HTTP only for health checks and metrics. */
 export async function buildAuthService(deps: AuthServiceDeps) {
   const verification = new PhoneVerification({
     provider: deps.provider ?? createTwilioVerify(deps.settings.twilio, deps.metrics && upstreamMetrics(deps.metrics.registry, 'twilio')),

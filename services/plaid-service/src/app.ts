@@ -28,7 +28,7 @@ export interface PlaidServiceDeps {
 export const SERVICE_NAME = 'plaid-service';
 
 /**
- * plaid-service: answers `plaid.*` on the bus; HTTP only for health checks. Plaid access tokens
+ * plaid-service: answers `plaid.*` on the bus; HTTP only for health checks and metrics. Plaid access tokens
  * live here only, encrypted in the store, and leave only towards Plaid.
  */
 export async function buildPlaidService(deps: PlaidServiceDeps) {

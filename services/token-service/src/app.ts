@@ -17,7 +17,7 @@ export interface TokenServiceDeps {
 
 export const SERVICE_NAME = 'token-service';
 
-/** token-service: answers `token.*` on the bus; HTTP only for health checks. */
+/** token-service: answers `token.*` on the bus; HTTP only for health checks and metrics. */
 export async function buildTokenService(deps: TokenServiceDeps) {
   const issuer = new TokenIssuer(deps.jwt, deps.sessions);
   return buildBusService({

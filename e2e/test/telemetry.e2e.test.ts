@@ -170,5 +170,5 @@ await describeEachMode('metrics and tracing', (mode) => {
         await eventually(`${name} logging trace_id ${traceId}`, () => (system.service!(name).output.includes(`"trace_id":"${traceId}"`) ? true : undefined));
       }
     }
-  });
+  }, 150_000);
 });

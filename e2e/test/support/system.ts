@@ -31,6 +31,8 @@ export interface System {
   nats?: { url: string; passwords: Record<NatsUser, string> };
   /** Every service process: its pid and how long it took from spawn to ready (distributed only). */
   processes?(): Array<{ name: string; pid: number | undefined; startMs: number }>;
+  /** A service's own HTTP base URL (health, /metrics) and what it wrote so far, the last 64 KiB (distributed only). */
+  service?(name: ServiceName): { url: string; output: string };
   close(): Promise<void>;
 }
 
@@ -112,7 +114,7 @@ class ServiceProcess {
     readonly name: string,
     private readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly healthUrl: string,
+    readonly healthUrl: string,
   ) {}
 
   async start(): Promise<void> {
@@ -142,6 +144,10 @@ class ServiceProcess {
       if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  get log(): string {
+    return this.output;
   }
 
   get pid(): number | undefined {
@@ -260,6 +266,7 @@ async function startDistributedSystem(overrides: Record<string, string>, options
     redis: { down: () => proxy.down(), up: () => proxy.up() },
     nats: { url: nats.url, passwords: nats.passwords },
     processes: () => Object.values(services).map((p) => ({ name: p.name, pid: p.pid, startMs: p.startMs })),
+    service: (name) => ({ url: new URL(services[name].healthUrl).origin, output: services[name].log }),
     close,
   };
 }

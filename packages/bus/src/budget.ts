@@ -7,6 +7,8 @@ import type { RequestOptions } from './bus.ts';
 interface CallContext {
   requestId: string | undefined;
   deadline: number;
+  /** The handler's span, parent of the requests it makes. */
+  traceparent: string | undefined;
 }
 
 const handlerContext = new AsyncLocalStorage<CallContext>();
@@ -26,7 +28,7 @@ export function handlerDeadline(): number | undefined {
   return ctx ? ctx.deadline - DEADLINE_MARGIN_MS : undefined;
 }
 
-/** Runs a handler so that the bus requests it makes inherit its request id and deadline. */
+/** Runs a handler so that the bus requests it makes inherit its request id, deadline and trace. */
 export function runInHandlerContext<T>(ctx: CallContext, fn: () => T): T {
   return handlerContext.run(ctx, fn);
 }
@@ -51,6 +53,7 @@ export interface Attempt {
   /** Absolute, epoch ms: sent along so the handler knows when nobody waits any more. */
   deadline: number;
   requestId: string | undefined;
+  traceparent: string | undefined;
 }
 
 export interface BudgetDefaults {
@@ -73,10 +76,11 @@ export async function withinBudget<T>(
 ): Promise<T> {
   const outer = handlerContext.getStore();
   const requestId = options.requestId ?? outer?.requestId;
+  const traceparent = options.traceparent ?? outer?.traceparent;
   let deadline = Date.now() + (options.timeoutMs ?? defaults.timeoutMs);
   if (outer) deadline = Math.min(deadline, outer.deadline - DEADLINE_MARGIN_MS);
   const left = () => deadline - Date.now();
-  const once = (timeoutMs: number) => attempt({ timeoutMs, deadline: Date.now() + timeoutMs, requestId });
+  const once = (timeoutMs: number) => attempt({ timeoutMs, deadline: Date.now() + timeoutMs, requestId, traceparent });
 
   if (left() <= 0) throw unavailable(subject, "no time is left before the caller's deadline");
   const retryDeadline = options.retryWithinMs === undefined ? deadline : Math.min(deadline, Date.now() + options.retryWithinMs);

@@ -2,6 +2,7 @@ import type { Endpoint, EndpointRequest, EndpointResponse } from '@repo/contract
 
 /** The slice of a pino logger the bus needs (Fastify's `app.log` fits). */
 export interface BusLogger {
+  debug?(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
@@ -11,6 +12,8 @@ export interface BusLogger {
 export interface RequestOptions {
   /** Carried in the `x-request-id` header so every hop logs the same id; inside a handler, the handler's. */
   requestId?: string;
+  /** W3C `traceparent` of the caller's span, carried in the `traceparent` header; inside a handler, the handler's span. */
+  traceparent?: string;
   /** The total budget of this request, retries included. Inside a handler it never exceeds the time the handler has left. */
   timeoutMs?: number;
   /**
@@ -34,6 +37,7 @@ export interface HandlerContext {
   requestId: string | undefined;
   /** When the caller stops waiting (epoch ms); inner bus requests never wait longer. */
   deadline: number;
+  /** Bound with the request id, the subject and the trace id (`trace_id`). */
   log: BusLogger;
 }
 
@@ -71,6 +75,7 @@ export interface Bus {
 }
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+export { TRACEPARENT_HEADER } from '@repo/telemetry';
 /** Absolute deadline of a bus request, epoch milliseconds. */
 export const DEADLINE_HEADER = 'x-deadline';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

@@ -1,4 +1,5 @@
 import { AppError, type Endpoint, type EndpointRequest, type EndpointResponse } from '@repo/contracts';
+import type { BusMetrics } from '@repo/telemetry';
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -11,7 +12,7 @@ import {
   type ServiceHandle,
 } from './bus.ts';
 import { unavailable, withinBudget, type Attempt } from './budget.ts';
-import { dispatch } from './dispatch.ts';
+import { serveRequest, timedRequest } from './dispatch.ts';
 import { InFlight } from './in-flight.ts';
 import { assertMatches } from './validation.ts';
 
@@ -25,6 +26,8 @@ export interface InProcessBusOptions {
   requestTimeoutMs?: number;
   attemptTimeoutMs?: number;
   stopTimeoutMs?: number;
+  /** Request and handler durations (see @repo/telemetry busMetrics). */
+  metrics?: BusMetrics;
 }
 
 /**
@@ -39,28 +42,31 @@ export class InProcessBus implements Bus {
   private shuttingDown = false;
   private readonly defaults: { timeoutMs: number; attemptTimeoutMs: number };
   private readonly stopTimeoutMs: number;
+  private readonly metrics: BusMetrics | undefined;
 
   constructor(options: InProcessBusOptions | number = {}) {
     const o = typeof options === 'number' ? { requestTimeoutMs: options } : options;
     this.defaults = { timeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, attemptTimeoutMs: o.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS };
     this.stopTimeoutMs = o.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.metrics = o.metrics;
   }
 
   async request<E extends Endpoint>(endpoint: E, payload: EndpointRequest<E>, options: RequestOptions = {}): Promise<EndpointResponse<E>> {
     const wire = JSON.parse(JSON.stringify(payload)) as unknown;
-    return withinBudget(endpoint.subject, options, this.defaults, (attempt) => this.attempt(endpoint, wire, attempt));
+    return timedRequest(this.metrics, endpoint.subject, () => withinBudget(endpoint.subject, options, this.defaults, (attempt) => this.attempt(endpoint, wire, attempt)));
   }
 
   private async attempt<E extends Endpoint>(endpoint: E, wire: unknown, attempt: Attempt): Promise<EndpointResponse<E>> {
     const registration = this.closed ? undefined : this.pick(endpoint.subject);
     if (!registration) throw unavailable(endpoint.subject, 'no instance is running');
-    const log = registration.log.child({ reqId: attempt.requestId, subject: endpoint.subject });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(unavailable(endpoint.subject, 'it did not answer in time', { retryable: true })), attempt.timeoutMs);
     });
     try {
-      const running = registration.inFlight.track(dispatch(registration.handler, wire, { requestId: attempt.requestId, deadline: attempt.deadline, log }));
+      const running = registration.inFlight.track(
+        serveRequest(registration.handler, { payload: wire, requestId: attempt.requestId, deadline: attempt.deadline, traceparent: attempt.traceparent }, registration.log, this.metrics),
+      );
       const result = await Promise.race([running, timeout]);
       if (!result.ok) throw AppError.fromBody(result.error);
       const data = JSON.parse(JSON.stringify(result.data)) as unknown;

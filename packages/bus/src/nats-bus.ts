@@ -1,11 +1,13 @@
 import { connect, headers as natsHeaders, ErrorCode, JSONCodec, type NatsConnection, type NatsError, type Msg } from 'nats';
 import { AppError, safeRequestId, type Endpoint, type EndpointRequest, type EndpointResponse } from '@repo/contracts';
+import type { BusMetrics } from '@repo/telemetry';
 import {
   DEADLINE_HEADER,
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_STOP_TIMEOUT_MS,
   REQUEST_ID_HEADER,
+  TRACEPARENT_HEADER,
   type Bus,
   type BusLogger,
   type EndpointHandler,
@@ -14,7 +16,7 @@ import {
   type ServiceHandle,
 } from './bus.ts';
 import { unavailable, withinBudget, type Attempt } from './budget.ts';
-import { dispatch } from './dispatch.ts';
+import { serveRequest, timedRequest } from './dispatch.ts';
 import { InFlight } from './in-flight.ts';
 import { connectionOptions, type NatsConnectionSettings } from './nats-connection.ts';
 import { assertMatches } from './validation.ts';
@@ -36,6 +38,8 @@ export interface NatsBusOptions extends NatsConnectionSettings {
   stopTimeoutMs?: number;
   /** Prepended to every subject, so several deployments (or test runs) can share one NATS. */
   subjectPrefix?: string;
+  /** Request and handler durations (see @repo/telemetry busMetrics). */
+  metrics?: BusMetrics;
 }
 
 interface PendingService {
@@ -198,12 +202,14 @@ export class NatsBus implements Bus {
 
   async request<E extends Endpoint>(endpoint: E, payload: EndpointRequest<E>, options: RequestOptions = {}): Promise<EndpointResponse<E>> {
     const data = json.encode(payload);
-    return withinBudget(
-      endpoint.subject,
-      options,
-      this.defaults,
-      (attempt) => this.attempt(endpoint, data, attempt),
-      (err) => this.log.warn({ reqId: options.requestId, subject: endpoint.subject, err: { message: err.message } }, 'retrying an idempotent bus request'),
+    return timedRequest(this.options.metrics, endpoint.subject, () =>
+      withinBudget(
+        endpoint.subject,
+        options,
+        this.defaults,
+        (attempt) => this.attempt(endpoint, data, attempt),
+        (err) => this.log.warn({ reqId: options.requestId, subject: endpoint.subject, err: { message: err.message } }, 'retrying an idempotent bus request'),
+      ),
     );
   }
 
@@ -214,6 +220,7 @@ export class NatsBus implements Bus {
     const h = natsHeaders();
     if (attempt.requestId) h.set(REQUEST_ID_HEADER, attempt.requestId);
     h.set(DEADLINE_HEADER, String(attempt.deadline));
+    if (attempt.traceparent) h.set(TRACEPARENT_HEADER, attempt.traceparent);
     let reply: Msg;
     try {
       reply = await this.untilSilent(nc.request(this.subjectPrefix + endpoint.subject, data, { timeout: attempt.timeoutMs, headers: h }), endpoint.subject);
@@ -266,18 +273,18 @@ export class NatsBus implements Bus {
           // Whoever published the message chose this header: the gateway's rule, or a fresh id.
           const requestId = safeRequestId(msg.headers?.get(REQUEST_ID_HEADER));
           const deadline = Number(msg.headers?.get(DEADLINE_HEADER)) || Date.now() + this.defaults.timeoutMs;
-          const log = definition.log.child({ reqId: requestId, subject });
           let payload: unknown;
           try {
             payload = json.decode(msg.data);
           } catch {
             payload = undefined;
           }
-          const answered = dispatch(handler, payload, { requestId, deadline, log }).then((result) => {
+          const traceparent = msg.headers?.get(TRACEPARENT_HEADER) || undefined;
+          const answered = serveRequest(handler, { payload, requestId, deadline, traceparent }, definition.log, this.options.metrics).then((result) => {
             if (result.ok) msg.respond(json.encode(result.data));
             else msg.respondError(result.error.statusCode, result.error.message, json.encode(result.error));
           });
-          void inFlight.track(answered).catch((e: unknown) => log.error({ err: e }, 'could not send the reply'));
+          void inFlight.track(answered).catch((e: unknown) => definition.log.error({ err: e, reqId: requestId, subject }, 'could not send the reply'));
         },
       });
     }

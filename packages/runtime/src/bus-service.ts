@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AppError } from '@repo/contracts';
 import type { Bus, EndpointHandler } from '@repo/bus';
+import { instrumentHttp, type MetricsSetup } from '@repo/telemetry';
 
 export interface BusServiceOptions {
   name: string;
@@ -11,6 +12,8 @@ export interface BusServiceOptions {
   handlers: EndpointHandler[];
   /** More dependencies `/ready` must reach (a store's ping, say); the bus is always checked. */
   readiness?: Array<() => Promise<void>>;
+  /** HTTP request durations and GET /metrics; none without it. */
+  metrics?: MetricsSetup;
 }
 
 /** `/ready` answers within a second, whatever a dependency does. */
@@ -28,11 +31,12 @@ function withinReadyTimeout(check: Promise<void>): Promise<void> {
 
 /**
  * The shape every backend service shares: its work arrives over the bus, and its HTTP side only
- * answers health checks, in our error shape. The bus is given, not owned, so the embedded runner
+ * answers health checks (and /metrics), in our error shape. The bus is given, not owned, so the embedded runner
  * can share one.
  */
 export function buildBusService(opts: BusServiceOptions): FastifyInstance {
   const app = Fastify(opts.logger ? { loggerInstance: opts.logger } : { logger: false });
+  if (opts.metrics) instrumentHttp(app, { ...opts.metrics, service: opts.name });
 
   app.setErrorHandler((err, request, reply) => {
     const known = err instanceof AppError ? err : undefined;

@@ -48,6 +48,10 @@ export const LogLevel = Type.Union(
 
 export const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description: 'TCP port' });
 
+export const MetricsEnv = {
+  METRICS_ENABLED: Type.Boolean({ default: true, description: 'serve GET /metrics (Prometheus) on the service port: true | false' }),
+} satisfies TProperties;
+
 /** What every service reads: how to reach NATS and Redis, how to log. */
 export const CommonEnv = {
   NODE_ENV: NodeEnv,
@@ -65,6 +69,7 @@ export const CommonEnv = {
   REDIS_URL: Type.String({ minLength: 1, description: 'Redis URL, e.g. redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:', description: 'namespace for every Redis key' }),
   HOST: Type.String({ default: '0.0.0.0', description: 'interface to listen on' }),
+  ...MetricsEnv,
 } satisfies TProperties;
 
 /** What every verifier of our tokens checks (the gateway, token-service). */

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { handle, type Bus } from '@repo/bus';
 import { AuthSubjects } from '@repo/contracts';
 import { buildBusService } from '@repo/runtime';
+import { upstreamMetrics, type MetricsSetup } from '@repo/telemetry';
 import type { VerificationLimits, VerificationLog } from '@repo/stores';
 import type { AuthSettings } from './config.ts';
 import { PhoneVerification } from './phone-verification.ts';
@@ -16,14 +17,16 @@ export interface AuthServiceDeps {
   /** Defaults to the real twilio SDK built from settings.twilio. */
   provider?: VerifyProvider;
   logger?: FastifyBaseLogger;
+  /** Twilio call durations, HTTP durations and GET /metrics. */
+  metrics?: MetricsSetup;
 }
 
 export const SERVICE_NAME = 'auth-service';
 
-/** auth-service: answers `auth.*` on the bus; HTTP only for health checks. */
+/** auth-service: answers `auth.*` on the bus; HTTP only for health checks and metrics. */
 export async function buildAuthService(deps: AuthServiceDeps) {
   const verification = new PhoneVerification({
-    provider: deps.provider ?? createTwilioVerify(deps.settings.twilio),
+    provider: deps.provider ?? createTwilioVerify(deps.settings.twilio, deps.metrics && upstreamMetrics(deps.metrics.registry, 'twilio')),
     log: deps.verificationLog,
     limits: deps.limits,
     policy: deps.settings.policy,
@@ -34,6 +37,7 @@ export async function buildAuthService(deps: AuthServiceDeps) {
     name: SERVICE_NAME,
     bus: deps.bus,
     ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     handlers: [
       handle(AuthSubjects.sendVerification, async ({ phone_number, channel }, ctx) => {
         await verification.send(phone_number, channel, ctx);

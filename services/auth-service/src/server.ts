@@ -23,5 +23,5 @@ await runServiceProcess({
   name: SERVICE_NAME,
   config,
   log,
-  build: ({ bus, redis }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: new RedisVerificationLimits(redis), logger: log }),
+  build: ({ bus, redis, metrics }) => buildAuthService({ settings, bus, verificationLog: new RedisVerificationLog(redis), limits: new RedisVerificationLimits(redis), logger: log, metrics }),
 });

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import { AppError } from '@repo/contracts';
+import type { UpstreamMetrics } from '@repo/telemetry';
 import type { TwilioSettings } from './config.ts';
 import { BaseUrlRequestClient } from './twilio-base-url.ts';
 
@@ -16,7 +17,9 @@ export interface VerifyProvider {
   check(to: string, code: string): Promise<boolean>;
 }
 
-export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
+/** Each call is timed into `metrics` (operations `verifications.create`, `verification_checks.create`), its outcome our error code. */
+export function createTwilioVerify(settings: TwilioSettings, metrics?: UpstreamMetrics): VerifyProvider {
+  const timed = <T>(operation: string, call: () => Promise<T>): Promise<T> => (metrics ? metrics.time(operation, call, outcomeOf) : call());
   const client = twilio(settings.accountSid, settings.authToken, {
     timeout: settings.timeoutMs,
     ...(settings.baseUrl ? { httpClient: new BaseUrlRequestClient(settings.baseUrl, { timeout: settings.timeoutMs }) } : {}),
@@ -25,7 +28,7 @@ export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
   return {
     async send(to, channel) {
       try {
-        const verification = await service.verifications.create({ to, channel });
+        const verification = await timed('verifications.create', () => service.verifications.create({ to, channel }));
         // A resend within the code's life is listed as one more attempt of the same verification.
         return { newCode: (verification.sendCodeAttempts?.length ?? 1) <= 1 };
       } catch (err) {
@@ -34,7 +37,7 @@ export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
     },
     async check(to, code) {
       try {
-        const result = await service.verificationChecks.create({ to, code });
+        const result = await timed('verification_checks.create', () => service.verificationChecks.create({ to, code }));
         return result.status === 'approved';
       } catch (err) {
         if (twilioErrorCode(err) === 20404) throw new NothingPendingError();
@@ -42,6 +45,11 @@ export function createTwilioVerify(settings: TwilioSettings): VerifyProvider {
       }
     },
   };
+}
+
+/** A failed call as counted: 20404 (nothing pending) is an answer, not a provider failure, but still not "ok". */
+function outcomeOf(err: unknown): string {
+  return twilioErrorCode(err) === 20404 ? 'NOTHING_PENDING' : mapTwilioError(err).code;
 }
 
 function twilioErrorCode(err: unknown): number | undefined {

@@ -10,7 +10,7 @@ import { InProcessBus } from '@repo/bus';
 import { buildGateway, demoPageEnabled, GatewayEnv } from '@repo/gateway';
 import { startPlaidEmulator } from '@repo/plaid-emulator';
 import { buildPlaidService, PlaidEnv, resolvePlaidSettings } from '@repo/plaid-service';
-import { ConfigError, JwtEnv, LogLevel, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
+import { ConfigError, JwtEnv, LogLevel, MetricsEnv, NodeEnv, parseEnv, createRedis, loggerOptions, waitForRedis, wantsPrettyLogs } from '@repo/runtime';
 import {
   MemoryPlaidStore,
   MemorySessionStore,
@@ -24,6 +24,7 @@ import {
   RedisWebhookReplayStore,
 } from '@repo/stores';
 import { buildTokenService, keySetFrom } from '@repo/token-service';
+import { busMetrics, createMetricsRegistry, startTracing, type MetricsSetup } from '@repo/telemetry';
 import { generatePrivateJwk } from '@repo/tokens';
 import { startTwilioVerifyEmulator } from '@repo/twilio-verify-emulator';
 
@@ -36,6 +37,7 @@ const EmbeddedEnv = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:' }),
   TWILIO_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3010, description: 'port of the embedded Twilio Verify emulator (a free one if taken)' }),
   PLAID_EMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3011, description: 'port of the embedded Plaid emulator (a free one if taken)' }),
+  ...MetricsEnv,
 });
 
 /**
@@ -150,18 +152,23 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     const plaidStore = redis ? new RedisPlaidStore(redis) : new MemoryPlaidStore();
     const webhookReplays = redis ? new RedisWebhookReplayStore(redis) : new MemoryWebhookReplayStore();
 
-    const bus = new InProcessBus(gatewaySettings.BUS_TIMEOUT_MS);
+    const stopTracing = await startTracing('embedded', env);
+    closers.push(stopTracing);
+    // One registry for the process: the gateway's /metrics shows every service's metrics.
+    const metrics: MetricsSetup = { registry: createMetricsRegistry(), expose: config.METRICS_ENABLED };
+    const serviceMetrics: MetricsSetup = { registry: metrics.registry, expose: false };
+    const bus = new InProcessBus({ requestTimeoutMs: gatewaySettings.BUS_TIMEOUT_MS, metrics: busMetrics(metrics.registry) });
     closers.push(() => bus.close());
 
-    const tokenService = await buildTokenService({ jwt, bus, sessions, logger: log.child({ service: 'token-service' }) });
+    const tokenService = await buildTokenService({ jwt, bus, sessions, logger: log.child({ service: 'token-service' }), metrics: serviceMetrics });
     closers.push(() => tokenService.close());
     await tokenService.ready();
 
-    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }) });
+    const authService = await buildAuthService({ settings: authSettings, bus, verificationLog, limits: verificationLimits, logger: log.child({ service: 'auth-service' }), metrics: serviceMetrics });
     closers.push(() => authService.close());
     await authService.ready();
 
-    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, webhookReplays, logger: log.child({ service: 'plaid-service' }) });
+    const plaidService = await buildPlaidService({ settings: plaidSettings, bus, store: plaidStore, webhookReplays, logger: log.child({ service: 'plaid-service' }), metrics: serviceMetrics });
     closers.push(() => plaidService.close());
     await plaidService.ready();
 
@@ -173,6 +180,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       // The demo page shows the codes the emulator "sent".
       ...(twilioEmulatorUrl ? { twilioOutboxUrl: `${twilioEmulatorUrl}/outbox` } : {}),
       logger: log.child({ service: 'gateway' }),
+      metrics,
     });
     closers.push(() => gateway.close());
     await gateway.listen({ port: config.PORT, host: config.HOST });

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@repo/bus';
 import type { SessionReader } from '@repo/stores';
+import type { MetricsSetup } from '@repo/telemetry';
 import { demoPageEnabled, type GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { requestIdOf } from './http/request-id.ts';
@@ -10,6 +11,7 @@ import { childLoggerFactory, requestLogger } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
 import errorHandler, { onClientError, onFrameworkError } from './plugins/app/error-handler.ts';
 import cors from './plugins/external/cors.ts';
+import { gatewayTelemetry } from './plugins/external/metrics.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import { corsOrigins } from './cors.ts';
 import { trustProxyOption } from './trust-proxy.ts';
@@ -38,6 +40,8 @@ export interface GatewayDeps {
   logger?: FastifyBaseLogger;
   /** The Twilio Verify emulator's outbox URL when it is in use (embedded): the demo page shows the codes. */
   twilioOutboxUrl?: string;
+  /** Request durations, rate-limit rejections, the session mirror's state; GET /metrics when exposed. */
+  metrics?: MetricsSetup;
 }
 
 /** The HTTP gateway: verifies tokens itself, everything else goes to the services over the bus. */
@@ -61,6 +65,8 @@ export async function buildGateway(deps: GatewayDeps) {
     // Node would answer a missing Host with an empty 400; the error handler answers it instead.
     http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Before any route: each one gets its metrics hook as it is added.
+  const onRateLimited = gatewayTelemetry(app, deps.metrics, deps.sessions);
 
   app.decorate('bus', deps.bus);
   app.decorate('sessions', deps.sessions);
@@ -72,7 +78,7 @@ export async function buildGateway(deps: GatewayDeps) {
   await app.register(errorHandler);
   await app.register(swagger);
   if (origins.length > 0) await app.register(cors, { origins });
-  await app.register(rateLimit, { perIpPerMinute: deps.settings.RATE_LIMIT_PER_IP_PER_MINUTE, redis: deps.redis });
+  await app.register(rateLimit, { perIpPerMinute: deps.settings.RATE_LIMIT_PER_IP_PER_MINUTE, redis: deps.redis, onRejected: onRateLimited });
   await app.register(authenticate, {
     bus: deps.bus,
     sessions: deps.sessions,

@@ -15,11 +15,11 @@ await runServiceProcess({
   config,
   busTimeoutMs: config.BUS_TIMEOUT_MS,
   defaultDrainMs: DEFAULT_DRAIN_MS,
-  build: async ({ bus, redis, log }) => {
+  build: async ({ bus, redis, log, metrics }) => {
     // Session state kept in memory, fed by Redis; fails closed while out of sync with it.
     const sessions = new RedisSessionMirror(redis, { log });
     sessions.start();
-    const app = await buildGateway({ settings: config, bus, sessions, redis, logger: log });
+    const app = await buildGateway({ settings: config, bus, sessions, redis, logger: log, metrics });
     app.addHook('onClose', () => sessions.close());
     return app;
   },

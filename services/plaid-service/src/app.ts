@@ -3,6 +3,7 @@ import type { PlaidApi } from 'plaid';
 import { handle, type Bus } from '@repo/bus';
 import { PlaidSubjects } from '@repo/contracts';
 import { buildBusService } from '@repo/runtime';
+import { upstreamMetrics, type MetricsSetup } from '@repo/telemetry';
 import type { PlaidStore, WebhookReplayStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { LinkedBanks } from './linked-banks.ts';
@@ -20,12 +21,14 @@ export interface PlaidServiceDeps {
   /** Defaults to the real plaid SDK built from settings. */
   plaid?: PlaidApi;
   now?: () => number;
+  /** Plaid call durations, HTTP durations and GET /metrics. */
+  metrics?: MetricsSetup;
 }
 
 export const SERVICE_NAME = 'plaid-service';
 
 /**
- * plaid-service: answers `plaid.*` on the bus; HTTP only for health checks. Plaid access tokens
+ * plaid-service: answers `plaid.*` on the bus; HTTP only for health checks and metrics. Plaid access tokens
  * live here only, encrypted in the store, and leave only towards Plaid.
  */
 export async function buildPlaidService(deps: PlaidServiceDeps) {
@@ -34,15 +37,17 @@ export async function buildPlaidService(deps: PlaidServiceDeps) {
   }
   const plaid = deps.plaid ?? createPlaidClient(deps.settings);
   const now = deps.now ?? Date.now;
-  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid({ timeoutMs: deps.settings.timeoutMs }, (options) => plaid.webhookVerificationKeyGet({ key_id: kid }, options))).key, {
+  const upstream = deps.metrics && upstreamMetrics(deps.metrics.registry, 'plaid');
+  const webhooks = new WebhookVerifier(async (kid) => (await callPlaid({ timeoutMs: deps.settings.timeoutMs, metrics: upstream }, (options) => plaid.webhookVerificationKeyGet({ key_id: kid }, options))).key, {
     replays: deps.webhookReplays,
     now,
   });
-  const banks = new LinkedBanks({ settings: deps.settings, plaid, store: deps.store, cipher: new TokenCipher(deps.settings.tokenEncryptionKey), webhooks, now });
+  const banks = new LinkedBanks({ settings: deps.settings, plaid, store: deps.store, cipher: new TokenCipher(deps.settings.tokenEncryptionKey), webhooks, now, metrics: upstream });
   return buildBusService({
     name: SERVICE_NAME,
     bus: deps.bus,
     ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     readiness: [() => deps.store.ping()],
     handlers: [
       handle(PlaidSubjects.createLinkToken, (req) => banks.createLinkToken(req)),

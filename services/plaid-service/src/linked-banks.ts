@@ -10,6 +10,7 @@ import { mapPlaidError, plaidErrorOf } from './plaid-errors.ts';
 import type { TokenCipher } from './token-cipher.ts';
 import { syncTransactions, toAccount, type SyncOutcome } from './transactions-sync.ts';
 import type { WebhookVerifier } from './webhook-verifier.ts';
+import type { UpstreamMetrics } from '@repo/telemetry';
 
 type Req<K extends keyof typeof PlaidSubjects> = EndpointRequest<(typeof PlaidSubjects)[K]>;
 type Res<K extends keyof typeof PlaidSubjects> = EndpointResponse<(typeof PlaidSubjects)[K]>;
@@ -43,6 +44,8 @@ export interface LinkedBanksDeps {
   cipher: TokenCipher;
   webhooks: WebhookVerifier;
   now: () => number;
+  /** Plaid call durations and errors. */
+  metrics?: UpstreamMetrics | undefined;
 }
 
 /**
@@ -464,7 +467,7 @@ export class LinkedBanks {
 
   /** One Plaid call, within PLAID_TIMEOUT_MS, `until` and the bus caller's deadline. */
   private callPlaid<T>(call: (options: PlaidCallOptions) => Promise<{ data: T }>, until?: number): Promise<T> {
-    return callPlaid({ timeoutMs: this.deps.settings.timeoutMs, until }, call);
+    return callPlaid({ timeoutMs: this.deps.settings.timeoutMs, until, metrics: this.deps.metrics }, call);
   }
 
   private accessToken(item: PlaidItemRecord): string {

@@ -1,6 +1,7 @@
 import { Configuration, PlaidApi, PlaidEnvironments } from 'plaid';
 import { handlerDeadline } from '@repo/bus';
 import { AppError } from '@repo/contracts';
+import type { UpstreamMetrics } from '@repo/telemetry';
 import type { PlaidSettings } from './config.ts';
 import { mapPlaidError } from './plaid-errors.ts';
 
@@ -37,11 +38,33 @@ export function plaidCallOptions(timeoutMs: number, until?: number): PlaidCallOp
   return { timeout: ms, signal: AbortSignal.timeout(ms) };
 }
 
-/** Runs one SDK call within its time (see plaidCallOptions); returns its body, or throws the failure as an AppError (see mapPlaidError). */
-export async function callPlaid<T>(limit: { timeoutMs: number; until?: number }, call: (options: PlaidCallOptions) => Promise<{ data: T }>): Promise<T> {
+/**
+ * Runs one SDK call within its time (see plaidCallOptions); returns its body, or throws the failure
+ * as an AppError (see mapPlaidError). Timed into `metrics`, the operation being the API path the SDK
+ * called (e.g. /item/get), the outcome "ok" or our error code.
+ */
+export async function callPlaid<T>(
+  limit: { timeoutMs: number; until?: number; metrics?: UpstreamMetrics | undefined },
+  call: (options: PlaidCallOptions) => Promise<{ data: T; config?: { url?: string | undefined } }>,
+): Promise<T> {
+  const started = performance.now();
   try {
-    return (await call(plaidCallOptions(limit.timeoutMs, limit.until))).data;
+    const response = await call(plaidCallOptions(limit.timeoutMs, limit.until));
+    limit.metrics?.record(operationOf(response.config?.url), 'ok', (performance.now() - started) / 1000);
+    return response.data;
   } catch (err) {
-    throw mapPlaidError(err);
+    const mapped = mapPlaidError(err);
+    limit.metrics?.record(operationOf((err as { config?: { url?: string } } | undefined)?.config?.url), mapped.code, (performance.now() - started) / 1000);
+    throw mapped;
+  }
+}
+
+/** The API path of an SDK request's URL (the SDK's endpoints: a fixed set), or "unknown" (no request made). */
+function operationOf(url: string | undefined): string {
+  if (!url) return 'unknown';
+  try {
+    return new URL(url, 'http://plaid.invalid').pathname;
+  } catch {
+    return 'unknown';
   }
 }

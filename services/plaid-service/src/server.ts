@@ -27,6 +27,6 @@ await runServiceProcess({
   name: SERVICE_NAME,
   config,
   log,
-  build: ({ bus, redis }) =>
-    buildPlaidService({ settings, bus, store: new RedisPlaidStore(redis), webhookReplays: new RedisWebhookReplayStore(redis), logger: log }),
+  build: ({ bus, redis, metrics }) =>
+    buildPlaidService({ settings, bus, store: new RedisPlaidStore(redis), webhookReplays: new RedisWebhookReplayStore(redis), logger: log, metrics }),
 });

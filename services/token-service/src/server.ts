@@ -8,5 +8,5 @@ const config = loadConfigOrExit(SERVICE_NAME, loadConfig);
 await runServiceProcess({
   name: SERVICE_NAME,
   config,
-  build: ({ bus, redis, log }) => buildTokenService({ jwt: config, bus, sessions: new RedisSessionStore(redis), logger: log }),
+  build: ({ bus, redis, log, metrics }) => buildTokenService({ jwt: config, bus, sessions: new RedisSessionStore(redis), logger: log, metrics }),
 });

@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { METRICS_PATH } from '@repo/telemetry';
+import { requestTrace } from './trace.ts';
 
 type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>;
 
@@ -19,7 +21,10 @@ export function serializeRequest(request: FastifyRequest) {
 // child is pino's cheap one (bindings only), not one that copies serializers and formatters.
 const withRequestSerializer = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>();
 
-export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) => {
+/** Every line of a request carries its trace id (`trace_id`, see trace.ts) next to its request id. */
+export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts, rawReq) => {
+  // Fastify makes the bindings object per request: filled in, not copied.
+  bindings.trace_id = requestTrace(rawReq).traceId;
   if (opts.level !== undefined || opts.serializers !== undefined) {
     return logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
   }
@@ -41,7 +46,9 @@ export function requestLogger(log: FastifyBaseLogger): (request: FastifyRequest,
   const asIs = <T>(value: T) => value;
   const lines = log.child({}, { redact: { paths: [] }, serializers: { req: asIs, res: asIs } });
   return (request, reply, done) => {
-    lines.info({ reqId: request.id, req: serializeRequest(request), res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
+    // Scrapes are not logged per request.
+    if (request.url === METRICS_PATH) return done();
+    lines.info({ reqId: request.id, trace_id: requestTrace(request.raw).traceId, req: serializeRequest(request), res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
     done();
   };
 }

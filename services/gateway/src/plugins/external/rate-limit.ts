@@ -14,6 +14,8 @@ export interface RateLimitOptions {
   perIpPerMinute: number;
   /** Shared counters for several gateway replicas; per-process counters without it. */
   redis: Redis | undefined;
+  /** Told of every refusal (metrics). */
+  onRejected?: ((limit: 'per_ip' | 'keyed') => void) | undefined;
 }
 
 export interface KeyedLimit {
@@ -32,8 +34,9 @@ declare module 'fastify' {
 
 type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
 
-function enforce(result: LimitResult): void {
+function enforce(result: LimitResult, limit: 'per_ip' | 'keyed', onRejected: RateLimitOptions['onRejected']): void {
   if (result.isAllowed || !result.isExceeded) return;
+  onRejected?.(limit);
   const retryAfter = Math.max(1, result.ttlInSeconds);
   throw new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
 }
@@ -64,12 +67,12 @@ export default fp<RateLimitOptions>(
     app.addHook('onRequest', async (request) => {
       // Health checks are exempt (config: { rateLimit: false }): probes must always get through.
       if (request.routeOptions.config.rateLimit === false) return;
-      enforce(await perIp(request));
+      enforce(await perIp(request), 'per_ip', opts.onRejected);
     });
 
     app.decorate('limitBy', (limit: KeyedLimit) => {
       const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key });
-      return async (request: FastifyRequest) => enforce(await limiter(request));
+      return async (request: FastifyRequest) => enforce(await limiter(request), 'keyed', opts.onRejected);
     });
   },
   { name: 'rate-limit', dependencies: ['error-handler'] },

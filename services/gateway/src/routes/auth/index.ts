@@ -22,6 +22,7 @@ import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '@repo/bus';
 import { SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR } from '../../config.ts';
 import { ACCESS, BODY, LIMITED, errorResponses } from '../../http/api-doc.ts';
 import { bearerToken } from '../../plugins/app/authenticate.ts';
+import { busOptions } from '../../http/trace.ts';
 
 const bearer = [{ bearerAuth: [] }];
 const sessionErrors = errorResponses(LIMITED, ACCESS);
@@ -61,7 +62,7 @@ function phoneKey(input: unknown): string {
   }
 }
 
-const opts = (request: { id: string }) => ({ requestId: request.id });
+const opts = busOptions;
 
 // Kept back from the reuse interval for what lies between a retry's deadline and its rotation in
 // Redis (the handler's own time, clocks a little apart).

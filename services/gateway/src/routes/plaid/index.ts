@@ -20,6 +20,8 @@ import {
   WebhookReply,
   type ErrorCode,
 } from '@repo/contracts';
+import type { FastifyRequest } from 'fastify';
+import { busOptions } from '../../http/trace.ts';
 import { ACCESS, BODY, LIMITED, PLAID, errorResponses } from '../../http/api-doc.ts';
 
 const ITEM_STATE: ErrorCode[] = ['PLAID_ITEM_NOT_FOUND', 'PLAID_ITEM_LOGIN_REQUIRED', 'PLAID_ITEM_ACCESS_REVOKED'];
@@ -36,8 +38,8 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // attempt. The first attempt's deadline bounds the read's own Plaid calls too: a slow Plaid makes
   // it answer from the store (or 503 PLAID_UNAVAILABLE) in time, rather than being sent again.
   const budgetMs = app.gatewaySettings.BUS_TIMEOUT_MS;
-  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: budgetMs });
-  const readOpts = (request: { id: string }) => ({ ...opts(request), idempotent: true });
+  const opts = (request: FastifyRequest) => ({ ...busOptions(request), timeoutMs: budgetMs });
+  const readOpts = (request: FastifyRequest) => ({ ...opts(request), idempotent: true });
 
   app.post(
     '/link-token',
@@ -201,7 +203,7 @@ const bankRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 /** Plaid's webhook: no token, verified by its Plaid-Verification JWT in plaid-service. */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const opts = (request: { id: string }) => ({ requestId: request.id, timeoutMs: app.gatewaySettings.BUS_TIMEOUT_MS });
+  const opts = (request: FastifyRequest) => ({ ...busOptions(request), timeoutMs: app.gatewaySettings.BUS_TIMEOUT_MS });
   // Plaid signs a hash of the exact bytes it sent, so this route keeps its body as a string.
   await app.register(async (webhook) => {
     webhook.removeAllContentTypeParsers();

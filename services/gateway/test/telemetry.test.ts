@@ -7,7 +7,7 @@ import pino from 'pino';
 import { Redis } from 'ioredis';
 import { InProcessBus, handle } from '@repo/bus';
 import { AuthSubjects } from '@repo/contracts';
-import { parseEnv } from '@repo/runtime';
+import { loggerOptions, parseEnv } from '@repo/runtime';
 import { MemorySessionStore, RedisSessionMirror } from '@repo/stores';
 import { createMetricsRegistry, parseTraceparent } from '@repo/telemetry';
 import { buildGateway, GatewayEnv } from '../src/app.ts';
@@ -110,5 +110,32 @@ describe('gateway trace context', () => {
     expect(ids).toHaveLength(3);
     expect(new Set(ids).size).toBe(3);
     for (const id of ids) expect(parseTraceparent(`00-${id}-00f067aa0ba902b7-01`)).toBeDefined();
+  });
+});
+
+describe("a request's own logger", () => {
+  it('writes its lines with the request id and trace id, through the redaction of every other line', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = pino(loggerOptions('gateway', 'info'), stream);
+    const app = await buildGateway({ settings: parseEnv(GatewayEnv, {}), bus: new InProcessBus(), sessions: new MemorySessionStore(), logger });
+    closers.push(() => app.close());
+    app.get('/log-something', async (request) => {
+      request.log.warn({ token: { access_token: 'secret-token' } }, 'something to say');
+      request.log.debug({}, 'below the level');
+      return { ok: true };
+    });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await app.inject({ method: 'GET', url: '/log-something', headers: { 'x-request-id': 'lazy-1', traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    expect(res.statusCode).toBe(200);
+    const said = lines.filter((l) => l.msg === 'something to say');
+    expect(said).toEqual([expect.objectContaining({ reqId: 'lazy-1', trace_id: traceId, token: { access_token: '[redacted]' } })]);
+    expect(lines.some((l) => l.msg === 'below the level')).toBe(false);
+    expect(JSON.stringify(lines)).not.toContain('secret-token');
   });
 });

@@ -17,9 +17,63 @@ export function serializeRequest(request: FastifyRequest) {
   };
 }
 
-// Per parent logger, a child that has our `req` serializer: made once, so that each request's own
-// child is pino's cheap one (bindings only), not one that copies serializers and formatters.
 const withRequestSerializer = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>();
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+type AnyLogFn = (...args: unknown[]) => void;
+
+/**
+ * A request's logger, made when it first logs: most requests never do (their one line is
+ * requestLogger's), and a pino child per request, with its bindings run through the redaction,
+ * cost about 5% of a protected request.
+ */
+class LazyRequestLogger {
+  private made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  private get log(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings));
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.log.level = level;
+  }
+
+  // Methods on the prototype: nothing allocated per request but the object itself.
+  fatal(...args: unknown[]): void {
+    (this.log.fatal as AnyLogFn)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.log.error as AnyLogFn)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.log.warn as AnyLogFn)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.log.info as AnyLogFn)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.log.debug as AnyLogFn)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.log.trace as AnyLogFn)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (this.log.silent as AnyLogFn)(...args);
+  }
+
+  child(...args: Parameters<FastifyBaseLogger['child']>): FastifyBaseLogger {
+    return this.log.child(...args);
+  }
+}
 
 /** Every line of a request carries its trace id (`trace_id`, see trace.ts) next to its request id. */
 export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts, rawReq) => {
@@ -28,12 +82,14 @@ export const childLoggerFactory: ChildLoggerFactory = (logger, bindings, opts, r
   if (opts.level !== undefined || opts.serializers !== undefined) {
     return logger.child(bindings, { ...opts, serializers: { req: serializeRequest, ...opts.serializers } });
   }
+  // Per parent logger, a child with our `req` serializer, made once: a request's own child is then
+  // pino's cheap one (bindings only), not one that copies serializers and formatters.
   let parent = withRequestSerializer.get(logger);
   if (parent === undefined) {
     parent = logger.child({}, { serializers: { req: serializeRequest } });
     withRequestSerializer.set(logger, parent);
   }
-  return parent.child(bindings);
+  return new LazyRequestLogger(parent, bindings) as unknown as FastifyBaseLogger;
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { TokenPair } from '@repo/contracts';
+import { AppError, type TokenPair } from '@repo/contracts';
 import { keys } from './keys.ts';
 import { guardRedis, throwOnMultiError } from './redis-errors.ts';
 import { defineScript, type RedisScript } from './redis-script.ts';
@@ -90,6 +90,17 @@ export function sessionEventsChannel(redis: Redis): string {
   return `${redis.options.keyPrefix ?? ''}sessions:events`;
 }
 
+export interface SessionStoreDurability {
+  /**
+   * Replicas that must have a session end (logout, logout-all, a reused refresh token) before it
+   * is acknowledged: Redis WAIT after the write. 0 (default): acknowledged once the primary has it.
+   */
+  waitReplicas?: number;
+  /** How long WAIT waits for them, in ms. */
+  waitTimeoutMs?: number;
+  log?: { error(obj: object, msg: string): void };
+}
+
 export class RedisSessionStore implements SessionStore {
   private readonly channel: string;
   private readonly create: RedisScript;
@@ -97,7 +108,15 @@ export class RedisSessionStore implements SessionStore {
   private readonly revokeAll: RedisScript;
   private readonly state: RedisScript;
 
-  constructor(private readonly redis: Redis) {
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly durability: SessionStoreDurability = {},
+  ) {
+    this.waitReplicas = durability.waitReplicas ?? 0;
+    this.waitTimeoutMs = durability.waitTimeoutMs ?? 500;
     this.channel = sessionEventsChannel(redis);
     this.create = defineScript(redis, 'sessionCreate', 2, CREATE_SCRIPT);
     this.rotate = defineScript(redis, 'sessionRotate', 4, ROTATE_SCRIPT);
@@ -128,6 +147,7 @@ export class RedisSessionStore implements SessionStore {
         this.channel,
       )) as [RotateResult['outcome'], string | undefined];
       if (outcome === 'replayed') return { outcome, pair: JSON.parse(pair!) as TokenPair };
+      if (outcome === 'reused') await this.replicated('refresh token reuse');
       return { outcome };
     });
   }
@@ -141,6 +161,7 @@ export class RedisSessionStore implements SessionStore {
         .publish(this.channel, `s:${sid}`)
         .exec()
         .then(throwOnMultiError);
+      await this.replicated('logout');
     });
   }
 
@@ -149,8 +170,25 @@ export class RedisSessionStore implements SessionStore {
       const sids = await this.redis.zrange(keys.subjectSessions(sub), 0, -1);
       const sessionKeys = sids.flatMap((sid) => [keys.session(sid), keys.refreshSuccessor(sid)]);
       const ended = await this.revokeAll(2 + sessionKeys.length, keys.revokedBefore(sub), keys.subjectSessions(sub), ...sessionKeys, ttlSeconds, this.channel, sub, ...sids);
+      await this.replicated('logout-all');
       return Number(ended);
     });
+  }
+
+  /**
+   * After a session end: WAIT until enough replicas have it (the same connection, so every write
+   * before it counts). Fewer within the timeout means a failover now could bring the session back:
+   * the end is not acknowledged (503, the client retries; ending a session again is harmless).
+   */
+  private async replicated(what: string): Promise<void> {
+    if (this.waitReplicas <= 0) return;
+    const acked = Number(await this.redis.wait(this.waitReplicas, this.waitTimeoutMs));
+    if (acked >= this.waitReplicas) return;
+    this.durability.log?.error(
+      { what, replicas: acked, wanted: this.waitReplicas, timeoutMs: this.waitTimeoutMs },
+      `${what} written on the Redis primary but not confirmed by enough replicas: not durable, answered 503`,
+    );
+    throw new AppError('STORE_UNAVAILABLE', 'The session end was not confirmed by a Redis replica; try again shortly', { retryAfter: 1 });
   }
 
   async isSessionActive(sid: string, sub: string): Promise<boolean> {

@@ -22,8 +22,8 @@ const CLUSTER_CONFIG = (n: number) => fileURLToPath(new URL(`../../../deploy/nat
 const MASTER_NAME = 'phone-login';
 /** The gateway's bus budget here: a request in flight on a lost node gives up after this. */
 const BUDGET_MS = 2_000;
-/** A failure slower than this is a hang (the brief: ~2 s, plus the machine being busy). */
-const FAILURE_BOUND_MS = 2_500;
+/** A failure slower than this is a hang: the 2 s budget, and slack for a machine busy with other runs. */
+const FAILURE_BOUND_MS = 3_000;
 const RECOVERY_BOUND_MS = 15_000;
 /** Generous: other test runs share the machine's 2 cores. */
 const READY_MS = 120_000;
@@ -241,10 +241,22 @@ describe('cluster failover [distributed]: NATS node and Redis primary lost under
       60_000,
     );
     await sleep(Math.max(0, RECOVERY_BOUND_MS - (Date.now() - redisAt)));
-    await load.stop();
     const redisPhase = phase('kill -9 Redis primary', load.outcomes.slice(redisFrom), redisAt);
     rows.push(redisPhase);
     const logouts = load.outcomes.slice(redisFrom).filter((o) => o.kind === 'logout');
+
+    // 3. The lost primary comes back (empty): the sentinels make it the new primary's replica, and
+    // logouts are acknowledged again (until then they answer 503: no replica to confirm them).
+    const backAt = Date.now();
+    const backFrom = load.outcomes.length;
+    await primary.start();
+    await waitFor(async () => (await sentinelPrimary(sentinelPorts[0]!)).replicas === 1, 'the old primary to be the new one\'s replica', READY_MS);
+    const replicaAt = Date.now();
+    await sleep(5_000);
+    await load.stop();
+    const back = load.outcomes.slice(backFrom);
+    const logoutsBack = back.filter((o) => o.kind === 'logout' && o.at >= replicaAt);
+    rows.push({ ...phase('old primary back as replica', back, backAt), codes: `replica in sync after ${replicaAt - backAt} ms; logouts since: ${distribution(logoutsBack)}` });
 
     // Every session whose logout was acknowledged, before or after either failover, stays out.
     const { outcomes: checks, accepted } = await checkRevocations(gatewayUrl, load.loggedOut);
@@ -273,6 +285,7 @@ describe('cluster failover [distributed]: NATS node and Redis primary lost under
     const failures = load.outcomes.filter((o) => o.status !== 200 && o.at >= natsAt);
     expect(failures.filter((o) => o.status < 500 && o.code !== 'TOKEN_REVOKED' && o.code !== 'REFRESH_TOKEN_REUSED'), 'failures were 503s').toEqual([]);
     expect(loggedOutBeforeRedis).toBeGreaterThan(0);
+    expect(logoutsBack.filter((o) => o.status === 200).length, 'logouts acknowledged once a replica is back').toBeGreaterThan(0);
     expect(accepted).toEqual([]);
   }, 600_000);
 });

@@ -110,6 +110,12 @@ export class RedisSessionStore implements SessionStore {
 
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  /**
+   * The connection of the writes that may end a session (rotate, logout, logout-all) and of their
+   * WAIT. WAIT holds its connection until the replicas answer (up to the timeout), so with
+   * waitReplicas it is a connection of its own: logins and session checks never queue behind it.
+   */
+  private readonly ends: Redis;
 
   constructor(
     private readonly redis: Redis,
@@ -117,10 +123,13 @@ export class RedisSessionStore implements SessionStore {
   ) {
     this.waitReplicas = durability.waitReplicas ?? 0;
     this.waitTimeoutMs = durability.waitTimeoutMs ?? 500;
+    this.ends = this.waitReplicas > 0 ? redis.duplicate() : redis;
+    // Outages are reported by the main client already; without a listener ioredis would print them.
+    if (this.ends !== redis) this.ends.on('error', () => undefined);
     this.channel = sessionEventsChannel(redis);
     this.create = defineScript(redis, 'sessionCreate', 2, CREATE_SCRIPT);
-    this.rotate = defineScript(redis, 'sessionRotate', 4, ROTATE_SCRIPT);
-    this.revokeAll = defineScript(redis, 'sessionRevokeSubject', undefined, REVOKE_SUBJECT_SCRIPT);
+    this.rotate = defineScript(this.ends, 'sessionRotate', 4, ROTATE_SCRIPT);
+    this.revokeAll = defineScript(this.ends, 'sessionRevokeSubject', undefined, REVOKE_SUBJECT_SCRIPT);
     this.state = defineScript(redis, 'sessionState', 2, SESSION_STATE_SCRIPT);
   }
 
@@ -154,7 +163,7 @@ export class RedisSessionStore implements SessionStore {
 
   revokeSession(sid: string, sub: string): Promise<void> {
     return guardRedis(async () => {
-      await this.redis
+      await this.ends
         .multi()
         .del(keys.session(sid), keys.refreshSuccessor(sid))
         .zrem(keys.subjectSessions(sub), sid)
@@ -167,7 +176,7 @@ export class RedisSessionStore implements SessionStore {
 
   revokeSubject(sub: string, ttlSeconds: number): Promise<number> {
     return guardRedis(async () => {
-      const sids = await this.redis.zrange(keys.subjectSessions(sub), 0, -1);
+      const sids = await this.ends.zrange(keys.subjectSessions(sub), 0, -1);
       const sessionKeys = sids.flatMap((sid) => [keys.session(sid), keys.refreshSuccessor(sid)]);
       const ended = await this.revokeAll(2 + sessionKeys.length, keys.revokedBefore(sub), keys.subjectSessions(sub), ...sessionKeys, ttlSeconds, this.channel, sub, ...sids);
       await this.replicated('logout-all');
@@ -182,7 +191,7 @@ export class RedisSessionStore implements SessionStore {
    */
   private async replicated(what: string): Promise<void> {
     if (this.waitReplicas <= 0) return;
-    const acked = Number(await this.redis.wait(this.waitReplicas, this.waitTimeoutMs));
+    const acked = Number(await this.ends.wait(this.waitReplicas, this.waitTimeoutMs));
     if (acked >= this.waitReplicas) return;
     this.durability.log?.error(
       { what, replicas: acked, wanted: this.waitReplicas, timeoutMs: this.waitTimeoutMs },
@@ -201,6 +210,11 @@ export class RedisSessionStore implements SessionStore {
       const ttlMs = Number(await this.state(keys.session(sid), keys.revokedBefore(sub), sub));
       return { active: ttlMs > 0, ttlMs };
     });
+  }
+
+  /** Closes the connection of session ends, if it has one of its own (waitReplicas); not the client it was given. */
+  close(): void {
+    if (this.ends !== this.redis) this.ends.disconnect();
   }
 
   ping(): Promise<void> {

@@ -13,6 +13,7 @@ let replica: RedisServerProcess;
 let writer: Redis;
 let onReplica: Redis;
 const errors: Array<{ obj: object; msg: string }> = [];
+const stores: RedisSessionStore[] = [];
 const log = { error: (obj: object, msg: string) => errors.push({ obj, msg }) };
 
 const newSession = async (store: RedisSessionStore) => {
@@ -37,6 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  for (const store of stores) store.close();
   writer?.disconnect();
   onReplica?.disconnect();
   await replica?.stop();
@@ -46,6 +48,7 @@ afterAll(async () => {
 describe('RedisSessionStore with waitReplicas', () => {
   it('acknowledges a logout only once the replica has it', async () => {
     const store = new RedisSessionStore(writer, { waitReplicas: 1, waitTimeoutMs: 2_000, log });
+    stores.push(store);
     const s = await newSession(store);
     await store.revokeSession(s.sid, s.sub);
     // No waiting here: when the logout resolved, the replica already had it.
@@ -58,6 +61,7 @@ describe('RedisSessionStore with waitReplicas', () => {
 
   it('answers STORE_UNAVAILABLE (503) and logs why when no replica confirms in time, for each kind of session end', async () => {
     const store = new RedisSessionStore(writer, { waitReplicas: 1, waitTimeoutMs: 300, log });
+    stores.push(store);
     const a = await newSession(store);
     const b = await newSession(store);
     const c = await newSession(store);
@@ -77,6 +81,29 @@ describe('RedisSessionStore with waitReplicas', () => {
       expect(await store.isSessionActive(a.sid, a.sub)).toBe(false);
       expect(await store.isSessionActive(b.sid, b.sub)).toBe(false);
       expect(await store.isSessionActive(c.sid, c.sub)).toBe(false);
+    } finally {
+      replica.thaw();
+      errors.length = 0;
+    }
+  });
+
+  it('keeps logins and session checks moving while a logout waits for a replica (its own connection)', async () => {
+    const store = new RedisSessionStore(writer, { waitReplicas: 1, waitTimeoutMs: 1_500, log });
+    stores.push(store);
+    const s = await newSession(store);
+    replica.freeze();
+    try {
+      const logout = store.revokeSession(s.sid, s.sub).then(
+        () => 'acknowledged',
+        () => 'refused',
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const other = await newSession(store);
+      expect(await store.isSessionActive(other.sid, other.sub)).toBe(true);
+      // Well before WAIT gives up on the frozen replica.
+      expect(Date.now() - started).toBeLessThan(700);
+      expect(await logout).toBe('refused');
     } finally {
       replica.thaw();
       errors.length = 0;

@@ -8,9 +8,11 @@ const config = loadConfigOrExit(SERVICE_NAME, loadConfig);
 await runServiceProcess({
   name: SERVICE_NAME,
   config,
-  build: ({ bus, redis, log }) => {
+  build: async ({ bus, redis, log }) => {
     // A session end is acknowledged once this many replicas have it (WAIT), so a failover keeps it.
     const sessions = new RedisSessionStore(redis, { waitReplicas: waitReplicasOf(config), waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS, log });
-    return buildTokenService({ jwt: config, bus, sessions, logger: log });
+    const app = await buildTokenService({ jwt: config, bus, sessions, logger: log });
+    app.addHook('onClose', async () => sessions.close());
+    return app;
   },
 });

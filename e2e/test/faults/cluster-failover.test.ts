@@ -81,6 +81,7 @@ describe('cluster failover [distributed]: NATS node and Redis primary lost under
   let twilioUrl = '';
   let dir = '';
   const rows: Phase[] = [];
+  let passed = false;
 
   const redisServer = (name: string, port: number, extra: string[] = []) =>
     new Proc(name, ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], dir, { PATH: process.env.PATH }, () => accepts(port));
@@ -188,6 +189,10 @@ describe('cluster failover [distributed]: NATS node and Redis primary lost under
   }, 900_000);
 
   afterAll(async () => {
+    // On a failure, what each service logged (warnings and errors) tells which one did not recover.
+    if (!passed) {
+      for (const p of services) console.log(`--- ${p.name} (last lines)\n${p.log.slice(-3_000)}`);
+    }
     await Promise.all(services.map((p) => p.stop()));
     await Promise.all([...sentinels, replica, primary].map((p) => p?.stop('SIGKILL')));
     await Promise.all(nodes.map((n) => n.server.stop()));
@@ -287,5 +292,6 @@ describe('cluster failover [distributed]: NATS node and Redis primary lost under
     expect(loggedOutBeforeRedis).toBeGreaterThan(0);
     expect(logoutsBack.filter((o) => o.status === 200).length, 'logouts acknowledged once a replica is back').toBeGreaterThan(0);
     expect(accepted).toEqual([]);
+    passed = true;
   }, 600_000);
 });

@@ -40,8 +40,9 @@ function sentinelOptions(target: RedisTarget): RedisOptions {
     ...(url?.password ? { password: decodeURIComponent(url.password) } : {}),
     ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
     ...(url?.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
-    // Listens to the Sentinels' +switch-master: moves to a new primary as soon as they elect it.
-    failoverDetector: true,
+    // No failoverDetector (ioredis's +switch-master listener): a lost primary closes the connection,
+    // and the client then asks the Sentinels again. With it, a failover announced while the client
+    // was reconnecting left every client stuck without Redis (seen in the cluster failover test).
     // Asks the Sentinels again soon after a primary is lost, at most every 500 ms.
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 500),
   };

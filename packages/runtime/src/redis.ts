@@ -41,8 +41,8 @@ function sentinelOptions(target: RedisTarget): RedisOptions {
     ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
     ...(url?.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
     // No failoverDetector (ioredis's +switch-master listener): a lost primary closes the connection,
-    // and the client then asks the Sentinels again. With it, a failover announced while the client
-    // was reconnecting left every client stuck without Redis (seen in the cluster failover test).
+    // and the client then asks the Sentinels again. With it, one cluster failover test run left
+    // every client without Redis after the failover (most likely an announcement during a reconnect).
     // Asks the Sentinels again soon after a primary is lost, at most every 500 ms.
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 500),
   };

@@ -66,11 +66,31 @@ export const CommonEnv = {
   NATS_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'path of the client certificate, for NATS servers that verify clients' })),
   NATS_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'path of the client certificate key' })),
   NATS_INBOX_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'prefix of reply subjects, default _INBOX_<service>' })),
-  REDIS_URL: Type.String({ minLength: 1, description: 'Redis URL, e.g. redis://127.0.0.1:6379' }),
+  REDIS_URL: Type.Optional(
+    Type.String({ minLength: 1, description: 'Redis URL, e.g. redis://127.0.0.1:6379; with REDIS_SENTINELS only its password, user, database and rediss:// count' }),
+  ),
+  REDIS_SENTINELS: Type.Optional(
+    Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$', description: 'Redis Sentinels, host:port comma-separated (instead of the host of REDIS_URL)' }),
+  ),
+  REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', minLength: 1, description: "the primary's name in the Sentinels' configuration (sentinel monitor <name> ...)" }),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'password of the Sentinels themselves (requirepass in sentinel.conf), if they have one' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'phone-login:', description: 'namespace for every Redis key' }),
   HOST: Type.String({ default: '0.0.0.0', description: 'interface to listen on' }),
   ...MetricsEnv,
 } satisfies TProperties;
+
+/** Where session ends are written (token-service): how many Redis replicas must have one before it counts. */
+export const RedisDurabilityEnv = {
+  REDIS_WAIT_REPLICAS: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 16, description: 'replicas that must confirm a logout (Redis WAIT) before it is acknowledged; default 1 with REDIS_SENTINELS, else 0 (off)' }),
+  ),
+  REDIS_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 5_000, default: 500, description: 'how long a logout waits for the replicas, in ms; fewer in time answer 503' }),
+} satisfies TProperties;
+
+/** REDIS_WAIT_REPLICAS, or its default: 1 behind Sentinel (a failover must not undo a logout), else 0. */
+export function waitReplicasOf(config: { REDIS_WAIT_REPLICAS?: number | undefined; REDIS_SENTINELS?: string | undefined }): number {
+  return config.REDIS_WAIT_REPLICAS ?? (config.REDIS_SENTINELS ? 1 : 0);
+}
 
 /** What every verifier of our tokens checks (the gateway, token-service). */
 export const TokenVerificationEnv = {

@@ -5,7 +5,7 @@ import { NatsBus, type Bus, type NatsBusOptions } from '@repo/bus';
 import { busMetrics, createMetricsRegistry, startTracing, type MetricsSetup } from '@repo/telemetry';
 import { loadConfigOrExit, parseEnv } from './env.ts';
 import { createLogger } from './logger.ts';
-import { createRedis, waitForRedis } from './redis.ts';
+import { createRedis, redisTargetOf, waitForRedis } from './redis.ts';
 import { closeOnSignals, shutdownEnv } from './shutdown.ts';
 
 export interface ServiceProcessConfig {
@@ -20,7 +20,10 @@ export interface ServiceProcessConfig {
   NATS_TLS_CERT?: string | undefined;
   NATS_TLS_KEY?: string | undefined;
   NATS_INBOX_PREFIX?: string | undefined;
-  REDIS_URL: string;
+  REDIS_URL?: string | undefined;
+  REDIS_SENTINELS?: string | undefined;
+  REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
   REDIS_KEY_PREFIX: string;
   PORT: number;
   HOST: string;
@@ -83,7 +86,8 @@ export async function runServiceProcess(options: {
     metrics: busMetrics(metrics.registry),
     ...(options.busTimeoutMs ? { requestTimeoutMs: options.busTimeoutMs } : {}),
   });
-  const redis = createRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log);
+  const redisTarget = loadConfigOrExit(name, () => redisTargetOf(config));
+  const redis = createRedis(redisTarget, config.REDIS_KEY_PREFIX, log);
   await Promise.all([waitForRedis(redis, START_WAIT_MS), bus.whenConnected(START_WAIT_MS)]);
   const app = await options.build({ bus, redis, log, metrics });
   await app.listen({ port: config.PORT, host: config.HOST });

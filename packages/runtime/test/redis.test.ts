@@ -2,7 +2,8 @@
 // what the client sends first: a TLS ClientHello for rediss://, a RESP command for redis://.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedis } from '../src/redis.ts';
+import { ConfigError } from '../src/env.ts';
+import { createRedis, redisTargetOf } from '../src/redis.ts';
 
 const quiet = { warn() {}, info() {} };
 
@@ -71,5 +72,45 @@ describe('createRedis', () => {
     const bytes = await within(server.firstBytes, 20_000);
     expect(String.fromCharCode(bytes[0]!)).toBe('*'); // a RESP array: a command such as AUTH
     expect(bytes[0]).not.toBe(0x16);
+  });
+
+  it('asks the Sentinels for the primary with REDIS_SENTINELS, under REDIS_SENTINEL_NAME', async () => {
+    // A stand-in Sentinel that records what it is asked and answers +OK to every command.
+    let asked = '';
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('latin1');
+        asked += text;
+        for (const _ of text.matchAll(/(^|\r\n)\*\d+\r\n/g)) socket.write('+OK\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const port = (server.address() as { port: number }).port;
+    const redis = createRedis(redisTargetOf({ REDIS_URL: 'redis://:secret@ignored:1', REDIS_SENTINELS: `127.0.0.1:${port}`, REDIS_SENTINEL_NAME: 'phone-login' }), 'test:', quiet);
+    cleanup.push(() => redis.disconnect());
+    const deadline = Date.now() + 20_000;
+    while (!asked.toLowerCase().includes('phone-login') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const text = asked.toLowerCase();
+    expect(text).toContain('sentinel');
+    expect(text).toContain('get-master-addr-by-name');
+    expect(text).toContain('phone-login');
+    // The primary's password is not the Sentinels' (REDIS_SENTINEL_PASSWORD is unset).
+    expect(text).not.toContain('secret');
+  });
+
+  it('needs REDIS_URL or REDIS_SENTINELS', () => {
+    expect(() => redisTargetOf({})).toThrow(ConfigError);
+    expect(() => redisTargetOf({})).toThrow(/REDIS_URL or REDIS_SENTINELS is required/);
+    expect(redisTargetOf({ REDIS_SENTINELS: 'a:26379,b:26379' })).toMatchObject({ sentinels: 'a:26379,b:26379' });
   });
 });

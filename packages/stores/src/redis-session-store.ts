@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { TokenPair } from '@repo/contracts';
+import { AppError, type TokenPair } from '@repo/contracts';
 import { keys } from './keys.ts';
 import { guardRedis, throwOnMultiError } from './redis-errors.ts';
 import { defineScript, type RedisScript } from './redis-script.ts';
@@ -90,6 +90,17 @@ export function sessionEventsChannel(redis: Redis): string {
   return `${redis.options.keyPrefix ?? ''}sessions:events`;
 }
 
+export interface SessionStoreDurability {
+  /**
+   * Replicas that must have a session end (logout, logout-all, a reused refresh token) before it
+   * is acknowledged: Redis WAIT after the write. 0 (default): acknowledged once the primary has it.
+   */
+  waitReplicas?: number;
+  /** How long WAIT waits for them, in ms. */
+  waitTimeoutMs?: number;
+  log?: { error(obj: object, msg: string): void };
+}
+
 export class RedisSessionStore implements SessionStore {
   private readonly channel: string;
   private readonly create: RedisScript;
@@ -97,11 +108,28 @@ export class RedisSessionStore implements SessionStore {
   private readonly revokeAll: RedisScript;
   private readonly state: RedisScript;
 
-  constructor(private readonly redis: Redis) {
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+  /**
+   * The connection of the writes that may end a session (rotate, logout, logout-all) and of their
+   * WAIT. WAIT holds its connection until the replicas answer (up to the timeout), so with
+   * waitReplicas it is a connection of its own: logins and session checks never queue behind it.
+   */
+  private readonly ends: Redis;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly durability: SessionStoreDurability = {},
+  ) {
+    this.waitReplicas = durability.waitReplicas ?? 0;
+    this.waitTimeoutMs = durability.waitTimeoutMs ?? 500;
+    this.ends = this.waitReplicas > 0 ? redis.duplicate() : redis;
+    // Outages are reported by the main client already; without a listener ioredis would print them.
+    if (this.ends !== redis) this.ends.on('error', () => undefined);
     this.channel = sessionEventsChannel(redis);
     this.create = defineScript(redis, 'sessionCreate', 2, CREATE_SCRIPT);
-    this.rotate = defineScript(redis, 'sessionRotate', 4, ROTATE_SCRIPT);
-    this.revokeAll = defineScript(redis, 'sessionRevokeSubject', undefined, REVOKE_SUBJECT_SCRIPT);
+    this.rotate = defineScript(this.ends, 'sessionRotate', 4, ROTATE_SCRIPT);
+    this.revokeAll = defineScript(this.ends, 'sessionRevokeSubject', undefined, REVOKE_SUBJECT_SCRIPT);
     this.state = defineScript(redis, 'sessionState', 2, SESSION_STATE_SCRIPT);
   }
 
@@ -128,29 +156,48 @@ export class RedisSessionStore implements SessionStore {
         this.channel,
       )) as [RotateResult['outcome'], string | undefined];
       if (outcome === 'replayed') return { outcome, pair: JSON.parse(pair!) as TokenPair };
+      if (outcome === 'reused') await this.replicated('refresh token reuse');
       return { outcome };
     });
   }
 
   revokeSession(sid: string, sub: string): Promise<void> {
     return guardRedis(async () => {
-      await this.redis
+      await this.ends
         .multi()
         .del(keys.session(sid), keys.refreshSuccessor(sid))
         .zrem(keys.subjectSessions(sub), sid)
         .publish(this.channel, `s:${sid}`)
         .exec()
         .then(throwOnMultiError);
+      await this.replicated('logout');
     });
   }
 
   revokeSubject(sub: string, ttlSeconds: number): Promise<number> {
     return guardRedis(async () => {
-      const sids = await this.redis.zrange(keys.subjectSessions(sub), 0, -1);
+      const sids = await this.ends.zrange(keys.subjectSessions(sub), 0, -1);
       const sessionKeys = sids.flatMap((sid) => [keys.session(sid), keys.refreshSuccessor(sid)]);
       const ended = await this.revokeAll(2 + sessionKeys.length, keys.revokedBefore(sub), keys.subjectSessions(sub), ...sessionKeys, ttlSeconds, this.channel, sub, ...sids);
+      await this.replicated('logout-all');
       return Number(ended);
     });
+  }
+
+  /**
+   * After a session end: WAIT until enough replicas have it (the same connection, so every write
+   * before it counts). Fewer within the timeout means a failover now could bring the session back:
+   * the end is not acknowledged (503, the client retries; ending a session again is harmless).
+   */
+  private async replicated(what: string): Promise<void> {
+    if (this.waitReplicas <= 0) return;
+    const acked = Number(await this.ends.wait(this.waitReplicas, this.waitTimeoutMs));
+    if (acked >= this.waitReplicas) return;
+    this.durability.log?.error(
+      { what, replicas: acked, wanted: this.waitReplicas, timeoutMs: this.waitTimeoutMs },
+      `${what} written on the Redis primary but not confirmed by enough replicas: not durable, answered 503`,
+    );
+    throw new AppError('STORE_UNAVAILABLE', 'The session end was not confirmed by a Redis replica; try again shortly', { retryAfter: 1 });
   }
 
   async isSessionActive(sid: string, sub: string): Promise<boolean> {
@@ -163,6 +210,11 @@ export class RedisSessionStore implements SessionStore {
       const ttlMs = Number(await this.state(keys.session(sid), keys.revokedBefore(sub), sub));
       return { active: ttlMs > 0, ttlMs };
     });
+  }
+
+  /** Closes the connection of session ends, if it has one of its own (waitReplicas); not the client it was given. */
+  close(): void {
+    if (this.ends !== this.redis) this.ends.disconnect();
   }
 
   ping(): Promise<void> {

@@ -29,6 +29,11 @@ export class NatsServerProcess {
     return new NatsServerProcess(await freePort(), args, env);
   }
 
+  /** Started and not exited (nor stopped). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonEnv, ConfigError, JwtEnv, Port, parseEnv, type JwtSettings } from '@repo/runtime';
+import { CommonEnv, ConfigError, JwtEnv, Port, RedisDurabilityEnv, parseEnv, type JwtSettings } from '@repo/runtime';
 import { KeySetError, parseKeySet, type TokenKeySet } from '@repo/tokens';
 
-export const TokenServiceEnv = Type.Object({ ...CommonEnv, ...JwtEnv, PORT: Port(3002) });
+export const TokenServiceEnv = Type.Object({ ...CommonEnv, ...RedisDurabilityEnv, ...JwtEnv, PORT: Port(3002) });
 export type TokenServiceConfig = Static<typeof TokenServiceEnv>;
 
 /** The signing keys of JWT_PRIVATE_KEYS; a malformed set is a ConfigError naming the variable. */

@@ -60,6 +60,21 @@ describe('per-IP limit', () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
+  it('tells every answer the client IP\'s budget (x-ratelimit-*), the 429 and 401s too, but not the health checks', async () => {
+    const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '3' });
+    const budget = (res: { headers: Record<string, unknown> }) => [res.headers['x-ratelimit-limit'], res.headers['x-ratelimit-remaining'], Number(res.headers['x-ratelimit-reset']) > 0];
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await app.inject({ method: 'GET', url: '/api/auth/protected' }));
+    expect(answers.map((r) => r.statusCode)).toEqual([401, 401, 401, 429]);
+    expect(answers.map(budget)).toEqual([
+      ['3', '2', true],
+      ['3', '1', true],
+      ['3', '0', true],
+      ['3', '0', true],
+    ]);
+    expect((await app.inject({ method: 'GET', url: '/health' })).headers['x-ratelimit-limit']).toBeUndefined();
+  });
+
   it('is shared by gateway replicas through Redis, each sending its counts every 100 ms', async () => {
     const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
     clients.push(redis);

@@ -64,10 +64,15 @@ export default fp<RateLimitOptions>(
     });
 
     const perIp = app.createRateLimit();
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       // Health checks are exempt (config: { rateLimit: false }): probes must always get through.
       if (request.routeOptions.config.rateLimit === false) return;
-      enforce(await perIp(request), 'per_ip', opts.onRejected);
+      const result = await perIp(request);
+      // The per-IP budget on every answer, so a client can slow down before it is refused.
+      if (!result.isAllowed) {
+        reply.header('x-ratelimit-limit', result.max).header('x-ratelimit-remaining', Math.max(0, result.remaining)).header('x-ratelimit-reset', result.ttlInSeconds);
+      }
+      enforce(result, 'per_ip', opts.onRejected);
     });
 
     app.decorate('limitBy', (limit: KeyedLimit) => {

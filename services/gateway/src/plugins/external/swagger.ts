@@ -17,6 +17,14 @@ const RETRY_AFTER: OpenAPIV3.HeaderObject = {
   schema: { type: 'integer', example: 60 },
 };
 
+// The per-IP budget, on the answers of every route but the health checks (see rate-limit.ts).
+const RATE_LIMIT_HEADERS: Record<string, OpenAPIV3.HeaderObject> = {
+  'x-ratelimit-limit': { description: 'Requests allowed per minute from this client IP', schema: { type: 'integer', example: 600 } },
+  'x-ratelimit-remaining': { description: 'Requests left in the current minute from this client IP', schema: { type: 'integer', example: 599 } },
+  'x-ratelimit-reset': { description: 'Seconds until the current minute ends and the budget is whole again', schema: { type: 'integer', example: 42 } },
+};
+const NOT_RATE_LIMITED = new Set(['/health', '/ready']);
+
 /** JSON Schema's `examples: [x]` as OpenAPI 3.0's `example: x`, all the way down (what @fastify/swagger does for route schemas). */
 function examplesToExample(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(examplesToExample);
@@ -50,7 +58,7 @@ function finish(document: OpenAPIV3.Document): OpenAPIV3.Document {
       }
       for (const [status, response] of Object.entries(op.responses)) {
         if ('$ref' in response) continue;
-        response.headers = { 'x-request-id': REQUEST_ID, ...response.headers };
+        response.headers = { 'x-request-id': REQUEST_ID, ...(NOT_RATE_LIMITED.has(path) ? {} : RATE_LIMIT_HEADERS), ...response.headers };
         if (/^(429|503|202)$/.test(status) || (status === '409' && path === '/api/plaid/transactions')) {
           response.headers['retry-after'] = RETRY_AFTER;
         }

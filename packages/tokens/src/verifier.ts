@@ -115,7 +115,8 @@ export class TokenVerifier {
     }
     if (token.length > MAX_CACHED_TOKEN_LENGTH) return this.check(token, expected);
     try {
-      const claims = this.check(token, expected);
+      // Shared by every request that presents this token: frozen, so none can change it for the others.
+      const claims = Object.freeze(this.check(token, expected));
       cache.set(token, { claims });
       return claims;
     } catch (err) {

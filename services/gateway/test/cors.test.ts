@@ -3,20 +3,9 @@ import { InProcessBus } from '@repo/bus';
 import { ConfigError } from '@repo/runtime';
 import { MemorySessionStore } from '@repo/stores';
 import { buildGateway, type GatewaySettings } from '../src/app.ts';
+import { testSettings } from './test-settings.ts';
 import { loadConfig } from '../src/config.ts';
 
-const base = {
-  NODE_ENV: 'test' as const,
-  LOG_LEVEL: 'silent',
-  JWT_ISSUER: 'phone-login',
-  JWT_AUDIENCE: 'phone-login-api',
-  JWT_CLOCK_TOLERANCE_SECONDS: 5,
-  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
-  BUS_TIMEOUT_MS: 2_000,
-  TRUST_PROXY: false,
-  RATE_LIMIT_PER_IP_PER_MINUTE: 1_000,
-  SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3,
-};
 const ALLOWED = 'https://app.example.com';
 // What loadConfig needs besides the variable under test.
 const serverEnv = { NATS_URL: 'nats://127.0.0.1:4222', REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -27,7 +16,7 @@ afterAll(async () => {
 });
 async function gateway(settings: Partial<GatewaySettings> = {}) {
   const bus = new InProcessBus(2_000);
-  const app = await buildGateway({ settings: { ...base, ...settings }, bus, sessions: new MemorySessionStore() });
+  const app = await buildGateway({ settings: { ...testSettings, ...settings }, bus, sessions: new MemorySessionStore() });
   apps.push(app, bus);
   return app;
 }

@@ -3,19 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '@repo/bus';
 import { MemorySessionStore } from '@repo/stores';
 import { buildGateway, type GatewaySettings } from '../src/app.ts';
+import { testSettings } from './test-settings.ts';
 
-const base = {
-  NODE_ENV: 'test' as const,
-  LOG_LEVEL: 'silent',
-  JWT_ISSUER: 'phone-login',
-  JWT_AUDIENCE: 'phone-login-api',
-  JWT_CLOCK_TOLERANCE_SECONDS: 5,
-  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: 10,
-  BUS_TIMEOUT_MS: 2_000,
-  TRUST_PROXY: false,
-  RATE_LIMIT_PER_IP_PER_MINUTE: 1_000,
-  SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: 3,
-};
 
 const apps: Array<{ close(): Promise<unknown> }> = [];
 afterAll(async () => {
@@ -23,7 +12,7 @@ afterAll(async () => {
 });
 async function gateway(settings: Partial<GatewaySettings> = {}, twilioOutboxUrl?: string) {
   const bus = new InProcessBus(2_000);
-  const app = await buildGateway({ settings: { ...base, ...settings }, bus, sessions: new MemorySessionStore(), ...(twilioOutboxUrl ? { twilioOutboxUrl } : {}) });
+  const app = await buildGateway({ settings: { ...testSettings, ...settings }, bus, sessions: new MemorySessionStore(), ...(twilioOutboxUrl ? { twilioOutboxUrl } : {}) });
   apps.push(app, bus);
   return app;
 }

@@ -104,9 +104,31 @@ async function startEmbeddedSystem(overrides: Record<string, string>): Promise<S
 
 const START_TIMEOUT_MS = 120_000;
 
+/**
+ * The last `bytes` of a process's output. Chunks are kept as they come and joined only when read:
+ * under a benchmark's load the request log arrives in thousands of small chunks a second, and
+ * re-slicing one string per chunk cost the machine's CPU that the gateway and wrk share.
+ */
+class OutputTail {
+  private chunks: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly bytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    while (this.length - this.chunks[0]!.length >= this.bytes) this.length -= this.chunks.shift()!.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).subarray(-this.bytes).toString();
+  }
+}
+
 class ServiceProcess {
   private child: ChildProcess | undefined;
-  private output = '';
+  private output = new OutputTail(65_536);
   /** From spawn to the health URL answering, of the last start. */
   startMs = 0;
 
@@ -118,7 +140,7 @@ class ServiceProcess {
   ) {}
 
   async start(): Promise<void> {
-    this.output = '';
+    this.output = new OutputTail(65_536);
     // E2E_NODE_ARGS adds node flags to every service (e.g. --cpu-prof for a profile of a bench run).
     const nodeArgs = process.env.E2E_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     // The compiled bundle, as in production (deployables.ts builds it before every run).
@@ -128,7 +150,7 @@ class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // The last 64 KiB are enough to explain a failure; a long run with request logs would grow without bound.
-    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-65_536));
+    const keep = (d: Buffer) => this.output.push(d);
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.child = child;
@@ -136,18 +158,18 @@ class ServiceProcess {
     const spawnedAt = Date.now();
     const deadline = spawnedAt + START_TIMEOUT_MS;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${this.name} did not start: it exited with ${child.exitCode}\n${this.output.slice(-4000)}`);
+      if (child.exitCode !== null) throw new Error(`${this.name} did not start: it exited with ${child.exitCode}\n${this.output.text().slice(-4000)}`);
       if (await answers(this.healthUrl).catch(() => false)) {
         this.startMs = Date.now() - spawnedAt;
         return;
       }
-      if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.text().slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   get log(): string {
-    return this.output;
+    return this.output.text();
   }
 
   get pid(): number | undefined {

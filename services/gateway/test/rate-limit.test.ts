@@ -75,6 +75,15 @@ describe('per-IP limit', () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).headers['x-ratelimit-limit']).toBeUndefined();
   });
 
+  it('counts an IPv6 client by its /64 (new addresses in it do not renew the budget), an IPv4-mapped one as its IPv4', async () => {
+    const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '2' });
+    const from = async (remoteAddress: string) => (await app.inject({ method: 'GET', url: '/api/auth/protected', remoteAddress })).statusCode;
+    expect([await from('2001:db8:1:2::1'), await from('2001:db8:1:2:aaaa::5'), await from('2001:db8:1:2:ffff:ffff:ffff:ffff')]).toEqual([401, 401, 429]);
+    // The next /64 is another client.
+    expect(await from('2001:db8:1:3::1')).toBe(401);
+    expect([await from('192.0.2.7'), await from('::ffff:192.0.2.7'), await from('192.0.2.7')]).toEqual([401, 401, 429]);
+  });
+
   it('is shared by gateway replicas through Redis, each sending its counts every 100 ms', async () => {
     const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
     clients.push(redis);

@@ -1,6 +1,7 @@
-// Counters for @fastify/rate-limit shared by the gateway replicas through Redis: the per-IP limit
+// The counters of the gateway's rate limits, shared by its replicas through Redis: the per-IP limit
 // of every request counted locally and synced in batches (no Redis round trip per request), the
-// routes' own limits (a few routes, low limits: codes per phone) counted exactly in Redis.
+// routes' own limits (a few routes, low limits: codes per phone) counted exactly in Redis, as a
+// store for @fastify/rate-limit.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 
@@ -44,6 +45,7 @@ function defineAdd(redis: Redis): void {
  * go to Redis in one pipeline. Across R replicas, a client can exceed its limit by what it sends
  * to the other replicas within one sync; one replica alone counts exactly. If Redis cannot be
  * reached the counts stay local (the limit holds per replica) and are sent once it is back.
+ * Without Redis (the embedded mode) the counts are this process's alone.
  */
 export class BatchedCounters {
   private readonly counters = new Map<string, Counter>();
@@ -54,11 +56,11 @@ export class BatchedCounters {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | undefined,
     private readonly prefix: string,
     private readonly options: SharedCountersOptions,
   ) {
-    defineAdd(redis);
+    if (redis) defineAdd(redis);
     this.maxKeys = options.maxKeys ?? 100_000;
     this.now = options.now ?? Date.now;
   }
@@ -73,8 +75,10 @@ export class BatchedCounters {
       if (this.counters.size > this.maxKeys) this.counters.delete(this.counters.keys().next().value!);
     }
     counter.pending += 1;
-    this.dirty.add(key);
-    this.timer ??= setTimeout(() => void this.flush(), this.options.syncMs).unref();
+    if (this.redis) {
+      this.dirty.add(key);
+      this.timer ??= setTimeout(() => void this.flush(), this.options.syncMs).unref();
+    }
     return { current: counter.synced + counter.pending, ttl: counter.resetAt - now };
   }
 
@@ -102,7 +106,7 @@ export class BatchedCounters {
       if (counter && counter.pending > 0) batch.push([key, counter, counter.pending]);
     }
     this.dirty.clear();
-    if (batch.length === 0) return;
+    if (batch.length === 0 || !this.redis) return;
     const pipeline = this.redis.pipeline() as unknown as { rateLimitAdd: AddCommand; exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const [key, counter, n] of batch) {
       counter.pending -= n;
@@ -126,33 +130,22 @@ export class BatchedCounters {
 }
 
 /**
- * A store class for @fastify/rate-limit: `new` (the plugin's global counters) is the batched
- * per-IP store; `child` (the limits of `createRateLimit(options)`, i.e. the routes' own) counts
- * exactly in Redis, one round trip per request, on routes that are rare and whose limits are low.
+ * The routes' own limits (`limitBy`: a few routes, low limits, e.g. codes per phone) as a store for
+ * @fastify/rate-limit, counted exactly in Redis: one round trip per request. Keys are namespaced by
+ * the routes themselves (`send-ip:…`, `send:…`).
  */
-export function sharedRateLimitStore(redis: Redis, namespace: string, options: SharedCountersOptions): { Store: FastifyRateLimitStoreCtor; close(): Promise<void> } {
+export function exactRateLimitStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
   defineAdd(redis);
-  const counters = new BatchedCounters(redis, namespace, options);
   const add = (redis as unknown as { rateLimitAdd: AddCommand }).rateLimitAdd.bind(redis);
-
-  // The routes' keys are namespaced by the routes themselves (limitBy: `send-ip:…`, `send:…`).
-  const exact: FastifyRateLimitStore = {
+  return class ExactStore implements FastifyRateLimitStore {
     incr(key: string, callback: Callback, timeWindow: number) {
       add(namespace + key, 1, timeWindow).then(
         ([current, ttl]) => callback(null, { current, ttl }),
         (err: Error) => callback(err),
       );
-    },
-    child: () => exact,
-  };
-
-  class Store implements FastifyRateLimitStore {
-    incr(key: string, callback: Callback, timeWindow: number) {
-      callback(null, counters.incr(key, timeWindow));
     }
     child() {
-      return exact;
+      return this;
     }
-  }
-  return { Store, close: () => counters.close() };
+  };
 }

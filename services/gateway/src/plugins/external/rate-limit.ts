@@ -3,11 +3,13 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
-import { sharedRateLimitStore } from './rate-limit-store.ts';
+import { BatchedCounters, exactRateLimitStore } from './rate-limit-store.ts';
+import { clientKey } from './client-key.ts';
 
 // How often a replica sends its per-IP counts to Redis: the limit's tolerance across replicas.
 const RATE_LIMIT_SYNC_MS = 100;
 const NAMESPACE = 'rate-limit:';
+const PER_IP_WINDOW_MS = 60_000;
 
 export interface RateLimitOptions {
   /** Requests per minute per client IP, on every route but health checks. */
@@ -34,50 +36,50 @@ declare module 'fastify' {
 
 type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
 
-function enforce(result: LimitResult, limit: 'per_ip' | 'keyed', onRejected: RateLimitOptions['onRejected']): void {
+function enforce(result: LimitResult, onRejected: RateLimitOptions['onRejected']): void {
   if (result.isAllowed || !result.isExceeded) return;
-  onRejected?.(limit);
+  onRejected?.('keyed');
   const retryAfter = Math.max(1, result.ttlInSeconds);
   throw new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
 }
 
 /**
- * Per-IP request limits (shared by the replicas through Redis when there is one, counted locally
- * and synced every RATE_LIMIT_SYNC_MS: see rate-limit-store.ts), checked in a root-level onRequest
- * hook: it runs before every route's own hooks, so requests that fail authentication spend the
- * budget too. Routes add limits of their own with `limitBy` (counted exactly in Redis); those add
- * to the per-IP limit. If the counter store cannot answer, requests pass: the routes that need
- * Redis fail closed on their own.
+ * Per-IP request limits, checked in a root-level onRequest hook: it runs before every route's own
+ * hooks, so requests that fail authentication spend the budget too. The counts are kept in memory
+ * and, when there is Redis, shared by the replicas, each sending its counts every
+ * RATE_LIMIT_SYNC_MS (see BatchedCounters): the check is synchronous, no round trip and no promise
+ * per request. Routes add limits of their own with `limitBy` (@fastify/rate-limit, counted exactly
+ * in Redis); those add to the per-IP limit. If the store of a route's limit cannot answer, requests
+ * pass: the routes that need Redis fail closed on their own.
  */
 export default fp<RateLimitOptions>(
   async (app, opts) => {
-    const shared = opts.redis ? sharedRateLimitStore(opts.redis, NAMESPACE, { syncMs: RATE_LIMIT_SYNC_MS }) : undefined;
-    if (shared) app.addHook('onClose', () => shared.close());
+    const counters = new BatchedCounters(opts.redis, NAMESPACE, { syncMs: RATE_LIMIT_SYNC_MS });
+    app.addHook('onClose', () => counters.close());
+    const max = opts.perIpPerMinute;
+    app.addHook('onRequest', (request, reply, done) => {
+      // Health checks are exempt (config: { rateLimit: false }): probes must always get through.
+      if (request.routeOptions.config.rateLimit === false) return done();
+      const { current, ttl } = counters.incr(clientKey(request.ip), PER_IP_WINDOW_MS);
+      const resetSeconds = Math.ceil(ttl / 1000);
+      // The per-IP budget on every answer, so a client can slow down before it is refused.
+      reply.header('x-ratelimit-limit', max).header('x-ratelimit-remaining', Math.max(0, max - current)).header('x-ratelimit-reset', resetSeconds);
+      if (current <= max) return done();
+      opts.onRejected?.('per_ip');
+      const retryAfter = Math.max(1, resetSeconds);
+      done(new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter }));
+    });
+
     await app.register(rateLimit, {
-      // No per-route hooks from the plugin: a route's own limit would replace the per-IP one.
+      // No per-route hooks from the plugin: only `limitBy`'s, called by the routes themselves.
       global: false,
-      max: opts.perIpPerMinute,
-      timeWindow: 60_000,
       // Without Redis (the embedded default), the plugin's in-memory counters.
-      ...(shared ? { store: shared.Store } : {}),
+      ...(opts.redis ? { store: exactRateLimitStore(opts.redis, NAMESPACE) } : {}),
       skipOnError: true,
     });
-
-    const perIp = app.createRateLimit();
-    app.addHook('onRequest', async (request, reply) => {
-      // Health checks are exempt (config: { rateLimit: false }): probes must always get through.
-      if (request.routeOptions.config.rateLimit === false) return;
-      const result = await perIp(request);
-      // The per-IP budget on every answer, so a client can slow down before it is refused.
-      if (!result.isAllowed) {
-        reply.header('x-ratelimit-limit', result.max).header('x-ratelimit-remaining', Math.max(0, result.remaining)).header('x-ratelimit-reset', result.ttlInSeconds);
-      }
-      enforce(result, 'per_ip', opts.onRejected);
-    });
-
     app.decorate('limitBy', (limit: KeyedLimit) => {
       const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key });
-      return async (request: FastifyRequest) => enforce(await limiter(request), 'keyed', opts.onRejected);
+      return async (request: FastifyRequest) => enforce(await limiter(request), opts.onRejected);
     });
   },
   { name: 'rate-limit', dependencies: ['error-handler'] },

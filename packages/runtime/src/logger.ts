@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { TurnBatchedStdout } from './log-destination.ts';
 
 /**
  * Paths pino must never write: credentials, tokens, SMS codes (in bodies or payloads; a bare
@@ -43,9 +44,10 @@ export function wantsPrettyLogs(env: NodeJS.ProcessEnv = process.env, stdout: { 
 
 /**
  * A service's logger: JSON lines on stdout, written asynchronously (a request does not wait for
- * its log line's write; under load, lines go out in batches) and flushed when the process exits.
+ * its log line's write; the lines of one event-loop turn go out as one, see TurnBatchedStdout) and
+ * flushed when the process exits.
  * (The embedded system, `npm start`, writes readable lines instead at a terminal: `wantsPrettyLogs`.)
  */
 export function createLogger(service: string, level: string): Logger {
-  return pino(loggerOptions(service, level), pino.destination({ dest: 1, sync: false }));
+  return pino(loggerOptions(service, level), new TurnBatchedStdout());
 }

@@ -79,7 +79,8 @@ export default fp(
         const log = appError.code === 'INTERNAL' ? request.log.error.bind(request.log) : request.log.warn.bind(request.log);
         log({ err, errorCode: appError.code }, appError.message);
       }
-      return sendError(appError, reply);
+      // Not returned: a returned reply is a thenable Fastify would wait on.
+      sendError(appError, reply);
     });
     app.setNotFoundHandler((_request, reply) => sendError(new AppError('NOT_FOUND', 'No such route'), reply));
 

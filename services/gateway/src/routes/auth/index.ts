@@ -89,7 +89,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: { tags: ['auth'], operationId: 'getProtected', summary: 'An example protected route', security: bearer, response: { 200: ProtectedReply, ...sessionErrors } },
     },
-    async (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
+    // Not async: Fastify sends a plain return value at once, with no promise to settle first.
+    (request) => ({ message: 'This is a protected route' as const, phone_number: request.user.sub }),
   );
 
   app.delete(

@@ -103,26 +103,37 @@ export class TokenVerifier {
   }
 
   verify(token: string, expected: TokenType): TokenClaims {
+    const verdict = this.verdict(token, expected);
+    if (verdict instanceof AppError) throw verdict;
+    return verdict;
+  }
+
+  /**
+   * `verify` that answers the refusal instead of throwing it: a refused token is nearly always a
+   * cached refusal, and a throw and catch through every caller cost more than the lookup.
+   */
+  verdict(token: string, expected: TokenType): TokenClaims | AppError {
     const cache = this.checked[expected];
     const hit = cache.get(token);
     const now = Date.now();
     if (hit !== undefined) {
       if (hit.error === undefined) {
         if (hit.claims.exp * 1000 + this.settings.clockToleranceSeconds * 1000 > now) return hit.claims;
-        throw new AppError('TOKEN_EXPIRED');
+        return new AppError('TOKEN_EXPIRED');
       }
-      if (hit.until > now) throw hit.error;
+      if (hit.until > now) return hit.error;
     }
-    if (token.length > MAX_CACHED_TOKEN_LENGTH) return this.check(token, expected);
+    const cacheable = token.length <= MAX_CACHED_TOKEN_LENGTH;
     try {
       // Shared by every request that presents this token: frozen, so none can change it for the others.
       const claims = Object.freeze(this.check(token, expected));
-      cache.set(token, { claims });
+      if (cacheable) cache.set(token, { claims });
       return claims;
     } catch (err) {
+      if (!(err instanceof AppError)) throw err;
       // An unknown kid may become known with the next keys: never remembered.
-      if (err instanceof AppError && !(err instanceof UnknownKeyIdError)) cache.set(token, { error: err, until: now + REFUSED_CACHE_TTL_MS });
-      throw err;
+      if (cacheable && !(err instanceof UnknownKeyIdError)) cache.set(token, { error: err, until: now + REFUSED_CACHE_TTL_MS });
+      return err;
     }
   }
 

@@ -59,19 +59,21 @@ export default fp<AuthenticateOptions>(
     };
     // Callback style: a request whose token and session are known in memory is decided in one go.
     app.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
-      let claims: TokenClaims | Promise<TokenClaims>;
+      let verdict: ReturnType<TokenKeys['verdictNow']>;
       try {
         const token = bearerToken(request.headers.authorization);
-        if (!token) throw new AppError('TOKEN_MISSING');
-        claims = keys.verifyNow(token, 'access');
+        if (!token) return done(new AppError('TOKEN_MISSING'));
+        verdict = keys.verdictNow(token, 'access');
       } catch (err) {
         return done(err as Error);
       }
-      if (claims instanceof Promise) {
-        claims.then((verified) => admit(request, verified, done), done);
+      // A refusal is answered, not thrown: a bad token costs no more than a good one.
+      if (verdict instanceof AppError) return done(verdict);
+      if (verdict instanceof Promise) {
+        verdict.then((settled) => (settled instanceof AppError ? done(settled) : admit(request, settled, done)), done);
         return;
       }
-      admit(request, claims, done);
+      admit(request, verdict, done);
     });
   },
   { name: 'authenticate', dependencies: ['error-handler'] },

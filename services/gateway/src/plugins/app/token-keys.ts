@@ -35,35 +35,34 @@ export class TokenKeys {
   }
 
   async verify(token: string, expected: TokenType): Promise<TokenClaims> {
-    return this.verifyNow(token, expected);
+    const verdict = await this.verdictNow(token, expected);
+    if (verdict instanceof AppError) throw verdict;
+    return verdict;
   }
 
   /**
-   * `verify` without a promise when the keys at hand decide, which is nearly always (the hot path
-   * of every protected request): claims, or a throw. A promise only for a kid not known yet.
+   * The claims, or the refusal (answered, not thrown), without a promise when the keys at hand
+   * decide, which is nearly always (the hot path of every protected request). A promise only for
+   * a kid not known yet.
    */
-  verifyNow(token: string, expected: TokenType): TokenClaims | Promise<TokenClaims> {
+  verdictNow(token: string, expected: TokenType): TokenClaims | AppError | Promise<TokenClaims | AppError> {
     this.refreshInBackgroundIfOld();
-    try {
-      // Malformed tokens, wrong algorithms and types fail here without any call to token-service.
-      return this.verifier.verify(token, expected);
-    } catch (err) {
-      if (!(err instanceof UnknownKeyIdError)) throw err;
-      return this.verifyWithNewKeys(token, expected, err);
-    }
+    // Malformed tokens, wrong algorithms and types are refused here without any call to token-service.
+    const verdict = this.verifier.verdict(token, expected);
+    return verdict instanceof UnknownKeyIdError ? this.verdictWithNewKeys(token, expected, verdict) : verdict;
   }
 
-  private async verifyWithNewKeys(token: string, expected: TokenType, err: UnknownKeyIdError): Promise<TokenClaims> {
+  private async verdictWithNewKeys(token: string, expected: TokenType, err: UnknownKeyIdError): Promise<TokenClaims | AppError> {
     if (!this.jwks) {
       // Never loaded: 503 if token-service cannot answer, rather than refusing a valid token.
       await this.refresh();
     } else {
       // Maybe a key added by a rotation since the last fetch; forged kids are free, so not often.
-      if (this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) throw err;
+      if (this.now() - this.lastUnknownKidRefresh < UNKNOWN_KID_REFRESH_EVERY_MS) return err;
       this.lastUnknownKidRefresh = this.now();
       await this.refresh().catch(() => undefined);
     }
-    return this.verifier.verify(token, expected);
+    return this.verifier.verdict(token, expected);
   }
 
   private refreshInBackgroundIfOld(): void {

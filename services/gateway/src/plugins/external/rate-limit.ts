@@ -1,15 +1,21 @@
 import fp from 'fastify-plugin';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
 import { BatchedCounters, exactRateLimitStore } from './rate-limit-store.ts';
-import { clientKey } from './client-key.ts';
 
 // How often a replica sends its per-IP counts to Redis: the limit's tolerance across replicas.
 const RATE_LIMIT_SYNC_MS = 100;
 const NAMESPACE = 'rate-limit:';
 const PER_IP_WINDOW_MS = 60_000;
+
+/**
+ * The per-IP limit's key of a client address, the same as the routes' own limits use
+ * (@fastify/rate-limit's normalizeIP: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by its /64,
+ * which a device usually holds whole). An IPv4 address skips the IPv6 parser.
+ */
+const clientKey = (ip: string): string => (ip.includes(':') ? normalizeIP(ip) : ip);
 
 export interface RateLimitOptions {
   /** Requests per minute per client IP, on every route but health checks. */

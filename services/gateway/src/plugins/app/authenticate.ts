@@ -4,6 +4,7 @@ import { AppError, type TokenClaims } from '@repo/contracts';
 import type { Bus } from '@repo/bus';
 import type { SessionReader } from '@repo/stores';
 import type { VerifierSettings } from '@repo/tokens';
+import { sendError } from './error-handler.ts';
 import { TokenKeys } from './token-keys.ts';
 
 declare module 'fastify' {
@@ -43,11 +44,16 @@ export default fp<AuthenticateOptions>(
     app.decorate('tokenKeys', keys);
     app.decorateRequest('user', null as unknown as TokenClaims);
     const sessions = opts.sessions;
-    const admit = (request: FastifyRequest, claims: TokenClaims, done: (err?: Error) => void) => {
+    // A refusal decided in memory is answered here, in the error handler's shape, without the
+    // detour through Fastify's error handling: a bad or revoked token costs what a good one does.
+    const refuse = (reply: FastifyReply, code: 'TOKEN_MISSING' | 'TOKEN_REVOKED' | AppError) => {
+      sendError(typeof code === 'string' ? new AppError(code) : code, reply);
+    };
+    const admit = (request: FastifyRequest, reply: FastifyReply, claims: TokenClaims, done: (err?: Error) => void) => {
       // Nearly always known in memory (the session mirror): no promise, no tick.
       const known = sessions.knownSessionState?.(claims.sid, claims.sub);
       if (known !== undefined) {
-        if (!known) return done(new AppError('TOKEN_REVOKED'));
+        if (!known) return refuse(reply, 'TOKEN_REVOKED');
         request.user = claims;
         return done();
       }
@@ -58,22 +64,21 @@ export default fp<AuthenticateOptions>(
       }, done);
     };
     // Callback style: a request whose token and session are known in memory is decided in one go.
-    app.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+    app.decorate('authenticate', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
       let verdict: ReturnType<TokenKeys['verdictNow']>;
       try {
         const token = bearerToken(request.headers.authorization);
-        if (!token) return done(new AppError('TOKEN_MISSING'));
+        if (!token) return refuse(reply, 'TOKEN_MISSING');
         verdict = keys.verdictNow(token, 'access');
       } catch (err) {
         return done(err as Error);
       }
-      // A refusal is answered, not thrown: a bad token costs no more than a good one.
-      if (verdict instanceof AppError) return done(verdict);
+      if (verdict instanceof AppError) return refuse(reply, verdict);
       if (verdict instanceof Promise) {
-        verdict.then((settled) => (settled instanceof AppError ? done(settled) : admit(request, settled, done)), done);
+        verdict.then((settled) => (settled instanceof AppError ? done(settled) : admit(request, reply, settled, done)), done);
         return;
       }
-      admit(request, verdict, done);
+      admit(request, reply, verdict, done);
     });
   },
   { name: 'authenticate', dependencies: ['error-handler'] },

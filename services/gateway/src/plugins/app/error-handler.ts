@@ -25,7 +25,8 @@ function toAppError(err: FastifyError): AppError {
   return new AppError('INTERNAL');
 }
 
-function sendError(appError: AppError, reply: FastifyReply) {
+/** Answers an AppError in the one error shape (with Retry-After when it has one). */
+export function sendError(appError: AppError, reply: FastifyReply) {
   if (appError.retryAfter !== undefined) reply.header('retry-after', String(appError.retryAfter));
   return reply.status(appError.statusCode).send(appError.toBody());
 }

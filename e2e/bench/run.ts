@@ -211,8 +211,12 @@ async function main(): Promise<void> {
     // alike; each case's median over the rounds is reported.
     const cases = { bare: [bareUrl, undefined], valid: [gatewayUrl, tokens.access_token], invalid: [gatewayUrl, invalid], revoked: [gatewayUrl, revoked] } as const;
     const samples: Record<keyof typeof cases, WrkResult[]> = { bare: [], valid: [], invalid: [], revoked: [] };
+    const order = Object.entries(cases) as Array<[keyof typeof cases, readonly [string, string | undefined]]>;
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, [url, token]] of Object.entries(cases) as Array<[keyof typeof cases, readonly [string, string | undefined]]>) {
+      // Each round starts one case later, so no case always runs right after the same other one
+      // (the garbage of one run is collected in the next).
+      const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
+      for (const [name, [url, token]] of rotated) {
         samples[name].push(await wrk(url, { ...LOAD, ...(token ? { headers: bearer(token) } : {}) }));
       }
     }

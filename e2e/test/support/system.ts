@@ -103,6 +103,8 @@ async function startEmbeddedSystem(overrides: Record<string, string>): Promise<S
 }
 
 const START_TIMEOUT_MS = 120_000;
+/** How often a start polls the health URL: startMs is late by up to this much, so it is short. */
+const START_POLL_MS = 10;
 
 /**
  * The last `bytes` of a process's output. Chunks are kept as they come and joined only when read:
@@ -164,7 +166,7 @@ class ServiceProcess {
         return;
       }
       if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.healthUrl} did not answer within ${START_TIMEOUT_MS / 1000} s\n${this.output.text().slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, START_POLL_MS));
     }
   }
 

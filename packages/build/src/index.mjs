@@ -2,25 +2,49 @@
 /**
  * The one build of every deployable (the services and the standalone emulators): esbuild bundles
  * `<dir>/src/server.ts` into `<dir>/dist/server.js` (ESM, node20, source map). The workspace's
- * @repo/* TypeScript sources are inlined; every npm package stays an import, resolved from the
- * deployable's node_modules at run time. After bundling it refuses what would only break at run
- * time, from dist/ or in a `pnpm deploy --prod` install:
- * - an inlined source that locates files through its own path (import.meta.url, __dirname): from
- *   dist/ that path points elsewhere (import JSON instead; esbuild inlines it);
- * - an npm package the bundle imports that is not in the deployable's `dependencies`, or that
- *   resolves there to another copy than the one the inlined source was written against.
+ * @repo/* TypeScript sources and the npm packages are inlined, except EXTERNAL_PACKAGES: those stay
+ * imports, resolved from the deployable's node_modules at run time. After bundling it refuses what
+ * would only break at run time, from dist/ or in a `pnpm deploy --prod` install, or what would
+ * bundle another copy of a package than the deployable's:
+ * - inlined code (a source or an npm package's file) that locates files through its own path
+ *   (import.meta.url, __dirname): from dist/ that path points elsewhere (import JSON instead;
+ *   esbuild inlines it; or keep the npm package external);
+ * - an npm package the bundle imports, or that a workspace source imports, that is not in the
+ *   deployable's `dependencies`, or that resolves there to another copy than the one the importing
+ *   code was written against.
  */
-import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
+import { keepSources } from './own-sources-map.mjs';
 
-/** Bare specifiers are npm packages (external), except the workspace's own @repo/* (inlined). */
+/**
+ * npm packages that stay imports, resolved from the deployable's node_modules at run time, and why;
+ * every other one is inlined like the workspace's sources. Loading a package from node_modules costs
+ * a resolution, a read and a compile per file (for CommonJS imported from ESM also a scan for its
+ * exports): a gateway spent about 600 ms of CPU loading its packages that way, and 220 ms loading
+ * the same code as one bundle. A package whose code locates files through its own path (refused
+ * below once inlined) or that loads much more than a start needs stays here.
+ */
+export const EXTERNAL_PACKAGES = {
+  twilio: 'requires its hundreds of API modules lazily, on first use; inlined, every one of them would load at start',
+  plaid: "its api.js (every endpoint, 9.7 MB) must not be bundled in; plaid-service imports the SDK's small modules",
+  '@fastify/swagger': 'reads its package.json through __dirname',
+  '@fastify/swagger-ui': 'serves its static files (the UI) from its own directory',
+  ioredis: 'reads its package.json through __dirname',
+  pino: 'runs its transports from worker files in its own directory',
+  '@opentelemetry/sdk-trace': 'loaded only when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT)',
+  '@opentelemetry/exporter-trace-otlp-http': 'loaded only when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT)',
+  '@opentelemetry/resources': 'loaded only when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT)',
+};
+
+/** The packages of EXTERNAL_PACKAGES stay imports; every other bare specifier is bundled (the workspace's @repo/* included). */
 const externalNpmPackages = {
   name: 'external-npm-packages',
   /** @param {esbuild.PluginBuild} build */
   setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@repo/') ? undefined : { path: args.path, external: true }));
+    build.onResolve({ filter: /^[^./]/ }, (args) => (packageName(args.path) in EXTERNAL_PACKAGES ? { path: args.path, external: true } : undefined));
   },
 };
 
@@ -33,6 +57,12 @@ const SELF_LOCATING = /\bimport\.meta\.(?:url|dirname|filename)\b|\b__dirname\b|
 function packageName(specifier) {
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** The npm package a metafile input (a path relative to the deployable) belongs to, if it is in one. */
+function npmPackageOf(input) {
+  const at = input.lastIndexOf('node_modules/');
+  return at === -1 ? undefined : packageName(input.slice(at + 'node_modules/'.length));
 }
 
 /** The directory Node would load `name` from, for a file in `fromDir` (node_modules lookup, symlinks resolved). */
@@ -73,28 +103,41 @@ export async function buildDeployable(dir) {
 
   const problems = [];
   const dependencies = manifest.dependencies ?? {};
-  // Which source imports which npm package (for the messages, and for the copy it resolves).
+  // Which code imports which npm package (for the messages, and for the copy it resolves): every
+  // external import, and the packages the workspace's sources import (inlined from their copy).
   const importers = new Map();
+  const importedBySources = new Set();
   for (const [input, { imports }] of Object.entries(result.metafile.inputs)) {
     const file = join(root, input);
+    const inPackage = npmPackageOf(input);
     if (SELF_LOCATING.test(readFileSync(file, 'utf8'))) {
-      problems.push(`${relative(process.cwd(), file)} locates files from its own path (import.meta.url / __dirname), which is dist/ once bundled: import the file (JSON is inlined) instead`);
+      problems.push(
+        inPackage
+          ? `${relative(process.cwd(), file)} locates files from its own path (import.meta.url / __dirname), which is dist/ once bundled: add ${inPackage} to EXTERNAL_PACKAGES (packages/build)`
+          : `${relative(process.cwd(), file)} locates files from its own path (import.meta.url / __dirname), which is dist/ once bundled: import the file (JSON is inlined) instead`,
+      );
     }
     for (const imported of imports) {
-      if (!imported.external || isBuiltin(imported.path)) continue;
-      const name = packageName(imported.path);
+      const specifier = imported.external ? imported.path : imported.original;
+      if (!specifier || isBuiltin(specifier) || /^[./]/.test(specifier) || specifier.startsWith('@repo/')) continue;
+      // An inlined package's own dependencies are its business, unless they stay imports.
+      if (inPackage && !imported.external) continue;
+      const name = packageName(specifier);
+      if (!inPackage && !imported.external) importedBySources.add(name);
       importers.set(name, [...(importers.get(name) ?? []), file]);
     }
   }
-  // What the output files import is what must be installed in production.
-  const needed = new Set(
-    Object.values(result.metafile.outputs).flatMap(({ imports }) => imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => packageName(i.path))),
-  );
+  // What the output files import is what must be installed in production; what the sources import
+  // is pinned by the deployable's manifest too, inlined or not.
+  const needed = new Set([
+    ...Object.values(result.metafile.outputs).flatMap(({ imports }) => imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => packageName(i.path))),
+    ...importedBySources,
+  ]);
   for (const name of needed) {
     const files = importers.get(name) ?? [];
     const by = files.map((f) => relative(process.cwd(), f)).join(', ');
     if (!(name in dependencies)) {
-      problems.push(`${name} (imported by ${by}) is not in ${manifest.name}'s dependencies: a production install would not have it`);
+      problems.push(`${name} (imported by ${by}) is not in ${manifest.name}'s dependencies: a production install would not have it, or the bundle would inline an unpinned copy`);
       continue;
     }
     const got = packageDir(name, root);
@@ -104,8 +147,14 @@ export async function buildDeployable(dir) {
     }
   }
   const unused = Object.keys(dependencies).filter((name) => !needed.has(name));
-  if (unused.length) console.warn(`${manifest.name}: dependencies the bundle does not import (production installs them anyway): ${unused.join(', ')}`);
+  if (unused.length) console.warn(`${manifest.name}: dependencies neither the bundle nor the sources import (production installs them anyway): ${unused.join(', ')}`);
   if (problems.length) throw new Error(`${manifest.name}: the bundle would not run from dist/:\n  ${[...new Set(problems)].join('\n  ')}`);
+
+  // Source maps of the deployable's own code only (see own-sources-map.mjs).
+  for (const output of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.map'))) {
+    const file = join(root, output);
+    writeFileSync(file, JSON.stringify(keepSources(JSON.parse(readFileSync(file, 'utf8')), (source) => !source.includes('node_modules/'))));
+  }
 
   // Drop what an earlier build left (e.g. a chunk whose hash changed); only after the new files are there.
   const outputs = new Set(Object.keys(result.metafile.outputs).map((f) => join(root, f)));

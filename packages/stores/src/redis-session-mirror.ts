@@ -106,10 +106,14 @@ export class RedisSessionMirror implements SessionReader {
     // Errors are reported by the main client already; without a listener ioredis would print them.
     this.subscriber.on('error', () => undefined);
     this.subscriber.connect().catch(() => undefined);
-    this.subscriber.subscribe(this.channel).catch(() => undefined);
+    // A heartbeat sent before the subscription is up goes unheard: the first one once it is, so a
+    // fresh gateway serves from memory a round trip after subscribing, not a heartbeat later.
+    this.subscriber.subscribe(this.channel).then(
+      () => this.tick(),
+      () => undefined,
+    );
     this.timer = setInterval(() => this.tick(), this.opts.heartbeatMs);
     this.timer.unref();
-    this.tick();
   }
 
   /** The answer in memory, while in sync and still fresh; undefined when Redis must be asked. */

@@ -49,6 +49,22 @@ async function mirror(url = REDIS_URL): Promise<RedisSessionMirror> {
   return m;
 }
 
+describe('start', () => {
+  it('is in sync a round trip after subscribing, without waiting for the next heartbeat', async () => {
+    const redis = new Redis(REDIS_URL, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 700 });
+    redis.on('error', () => undefined);
+    await new Promise((resolve) => redis.once('ready', resolve));
+    // No second heartbeat within the test's bound: only the one sent once subscribed can do it.
+    const m = new RedisSessionMirror(redis, { heartbeatMs: 600_000, staleAfterMs: 1_200_000 });
+    m.start();
+    cleanup.push(async () => {
+      await m.close();
+      redis.disconnect();
+    });
+    await within(5_000, 'the mirror to be in sync', async () => m.state().inSync);
+  });
+});
+
 async function newSession(ttl = TTL) {
   const s = { sid: randomUUID(), sub: phone(), refreshJti: randomUUID() };
   await store.createSession(s, ttl);

@@ -3,14 +3,14 @@
  * emulator, TWILIO_VERIFY_BASE_URL) instead of *.twilio.com: the real SDK, pointed elsewhere.
  * Part of the service, so a production image needs no emulator package.
  */
-import twilio from 'twilio';
+import RequestClient from 'twilio/lib/base/RequestClient.js';
 
-type RequestClientOptions = ConstructorParameters<typeof twilio.RequestClient>[0];
-type RequestOptions<TData> = Parameters<twilio.RequestClient['request']>[0] & { data?: TData };
+type RequestClientOptions = ConstructorParameters<typeof RequestClient>[0];
+type RequestOptions<TData> = Parameters<RequestClient['request']>[0] & { data?: TData };
 
 const TWILIO_HOST = /^https:\/\/([a-z0-9-]+\.)*twilio\.com(?=[/?]|$)/i;
 
-export class BaseUrlRequestClient extends twilio.RequestClient {
+export class BaseUrlRequestClient extends RequestClient {
   readonly baseUrl: string;
 
   constructor(baseUrl: string, opts?: RequestClientOptions) {

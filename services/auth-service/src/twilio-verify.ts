@@ -1,8 +1,16 @@
-import twilio from 'twilio';
+// The SDK's REST client and its error, not the package's index: that one also loads TwiML, JWT and
+// webhook helpers this service never uses (about 65 more modules at every start).
+import Twilio from 'twilio/lib/rest/Twilio.js';
+import RestExceptionModule from 'twilio/lib/base/RestException.js';
 import { AppError } from '@repo/contracts';
 import type { UpstreamMetrics } from '@repo/telemetry';
 import type { TwilioSettings } from './config.ts';
 import { BaseUrlRequestClient } from './twilio-base-url.ts';
+
+// A CommonJS module with `exports.default`: Node's import gives its exports object (the class is
+// its `default`), loaders that honour `__esModule` (vitest's) give the class itself.
+type RestExceptionClass = typeof RestExceptionModule.default;
+const RestException = (RestExceptionModule as { default?: RestExceptionClass }).default ?? (RestExceptionModule as unknown as RestExceptionClass);
 
 export type Channel = 'sms' | 'call' | 'whatsapp';
 
@@ -20,7 +28,7 @@ export interface VerifyProvider {
 /** Each call is timed into `metrics` (operations `verifications.create`, `verification_checks.create`), its outcome our error code. */
 export function createTwilioVerify(settings: TwilioSettings, metrics?: UpstreamMetrics): VerifyProvider {
   const timed = <T>(operation: string, call: () => Promise<T>): Promise<T> => (metrics ? metrics.time(operation, call, outcomeOf) : call());
-  const client = twilio(settings.accountSid, settings.authToken, {
+  const client = new Twilio(settings.accountSid, settings.authToken, {
     timeout: settings.timeoutMs,
     ...(settings.baseUrl ? { httpClient: new BaseUrlRequestClient(settings.baseUrl, { timeout: settings.timeoutMs }) } : {}),
   });
@@ -53,7 +61,7 @@ function outcomeOf(err: unknown): string {
 }
 
 function twilioErrorCode(err: unknown): number | undefined {
-  return err instanceof twilio.RestException ? err.code : undefined;
+  return err instanceof RestException ? err.code : undefined;
 }
 
 // Twilio error codes: https://www.twilio.com/docs/api/errors
@@ -61,7 +69,7 @@ const PHONE_NUMBER_ERRORS = new Set([21211, 21214, 21408, 21610, 21612, 21614]);
 
 /** Maps a Twilio SDK failure to our error codes. Exported for tests. */
 export function mapTwilioError(err: unknown): AppError {
-  if (!(err instanceof twilio.RestException)) {
+  if (!(err instanceof RestException)) {
     // No HTTP answer at all: refused connection, DNS, timeout.
     return new AppError('VERIFICATION_PROVIDER_UNAVAILABLE', undefined, { cause: err, retryAfter: 5 });
   }

@@ -6,6 +6,7 @@ import type { SessionReader } from '@repo/stores';
 import type { MetricsSetup } from '@repo/telemetry';
 import { demoPageEnabled, type GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
+import { buildSerializer } from './http/response-serializer.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { childLoggerFactory, requestLogger } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
@@ -57,7 +58,7 @@ export async function buildGateway(deps: GatewayDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(deps.settings.TRUST_PROXY),
     bodyLimit: 64 * 1024,
-    schemaController: { compilersFactory: { buildValidator } },
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
     // Every answer in our error shape, down to the protocol level and the shutdown.
     clientErrorHandler: onClientError,
     frameworkErrors: onFrameworkError,

@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { PlaidApi } from 'plaid';
 import { handle, type Bus } from '@repo/bus';
 import { PlaidSubjects } from '@repo/contracts';
 import { buildBusService } from '@repo/runtime';
@@ -8,6 +7,7 @@ import type { PlaidStore, WebhookReplayStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { LinkedBanks } from './linked-banks.ts';
 import { callPlaid, createPlaidClient } from './plaid-client.ts';
+import type { PlaidEndpoints } from './plaid-endpoints.ts';
 import { TokenCipher } from './token-cipher.ts';
 import { WebhookVerifier } from './webhook-verifier.ts';
 
@@ -19,7 +19,7 @@ export interface PlaidServiceDeps {
   webhookReplays: WebhookReplayStore;
   logger?: FastifyBaseLogger;
   /** Defaults to the real plaid SDK built from settings. */
-  plaid?: PlaidApi;
+  plaid?: PlaidEndpoints;
   now?: () => number;
   /** Plaid call durations, HTTP durations and GET /metrics. */
   metrics?: MetricsSetup;

@@ -1,11 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CountryCode, PlaidApi, Products } from 'plaid';
+import type { CountryCode, Products } from 'plaid';
 import { DEADLINE_MARGIN_MS, type HandlerContext } from '@repo/bus';
 import { AppError, maskPhoneNumber, type EndpointRequest, type EndpointResponse, type ItemAttention, type PlaidAccount, type PlaidItem, type PlaidSubjects } from '@repo/contracts';
 import type { PlaidItemHealth, PlaidItemRecord, PlaidStore } from '@repo/stores';
 import type { PlaidSettings } from './config.ts';
 import { callPlaid, plaidCallOptions, type PlaidCallOptions } from './plaid-client.ts';
+import type { PlaidEndpoints } from './plaid-endpoints.ts';
 import { mapPlaidError, plaidErrorOf } from './plaid-errors.ts';
 import type { TokenCipher } from './token-cipher.ts';
 import { syncTransactions, toAccount, type SyncOutcome } from './transactions-sync.ts';
@@ -39,7 +40,7 @@ type WebhookEvent = {
 
 export interface LinkedBanksDeps {
   settings: PlaidSettings;
-  plaid: PlaidApi;
+  plaid: PlaidEndpoints;
   store: PlaidStore;
   cipher: TokenCipher;
   webhooks: WebhookVerifier;

@@ -1,15 +1,16 @@
-import { Configuration, PlaidApi, PlaidEnvironments } from 'plaid';
+import { Configuration, PlaidEnvironments } from 'plaid/dist/configuration.js';
 import { handlerDeadline } from '@repo/bus';
 import { AppError } from '@repo/contracts';
 import type { UpstreamMetrics } from '@repo/telemetry';
 import type { PlaidSettings } from './config.ts';
+import { plaidEndpoints, type PlaidEndpoints } from './plaid-endpoints.ts';
 import { mapPlaidError } from './plaid-errors.ts';
 
-/** The real Plaid SDK, pointed at Plaid (sandbox/production) or at an emulator's base URL. */
-export function createPlaidClient(settings: PlaidSettings): PlaidApi {
+/** The real Plaid SDK (the endpoints this service calls), pointed at Plaid (sandbox/production) or at an emulator's base URL. */
+export function createPlaidClient(settings: PlaidSettings): PlaidEndpoints {
   const basePath = settings.baseUrl ?? PlaidEnvironments[settings.env];
   if (!basePath) throw new Error(`No Plaid base URL for PLAID_ENV=${settings.env}`);
-  return new PlaidApi(
+  return plaidEndpoints(
     new Configuration({
       basePath,
       baseOptions: {

@@ -14,7 +14,29 @@ if t < 0 then
 end
 return {c, t}`;
 
+// The limits of one request, in order (KEYS; ARGV: max and window ms of each): counts each until
+// one is over, so a request a limit refuses spends none of the limits after it. Answers 0, or the
+// position of the refusing limit (from 1) and its window's time left.
+const IN_ORDER_SCRIPT = `for i, key in ipairs(KEYS) do
+  local c = redis.call('INCR', key)
+  local t = redis.call('PTTL', key)
+  if t < 0 then
+    redis.call('PEXPIRE', key, ARGV[2 * i])
+    t = tonumber(ARGV[2 * i])
+  end
+  if c > tonumber(ARGV[2 * i - 1]) then return {i, t} end
+end
+return {0, 0}`;
+
 type AddCommand = (key: string, n: number, windowMs: number) => Promise<[number, number]>;
+type InOrderCommand = (...keysThenArgs: Array<string | number>) => Promise<[number, number]>;
+
+/** One of a request's exact limits: its counter's key (namespaced by the caller), max and window. */
+export interface ExactLimit {
+  key: string;
+  max: number;
+  windowMs: number;
+}
 type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
 
 interface Counter {
@@ -130,8 +152,19 @@ export class BatchedCounters {
  * per-IP store; `child` (the limits of `createRateLimit(options)`, i.e. the routes' own) counts
  * exactly in Redis, one round trip per request, on routes that are rare and whose limits are low.
  */
-export function sharedRateLimitStore(redis: Redis, namespace: string, options: SharedCountersOptions): { Store: FastifyRateLimitStoreCtor; close(): Promise<void> } {
+export function sharedRateLimitStore(
+  redis: Redis,
+  namespace: string,
+  options: SharedCountersOptions,
+): {
+  Store: FastifyRateLimitStoreCtor;
+  /** Counts a request's limits in order, in one round trip: the first that refuses it (its index and ms left), or undefined. */
+  countInOrder(limits: ExactLimit[]): Promise<{ index: number; ttlMs: number } | undefined>;
+  close(): Promise<void>;
+} {
   defineAdd(redis);
+  if (!(redis as unknown as Record<string, unknown>).rateLimitInOrder) redis.defineCommand('rateLimitInOrder', { lua: IN_ORDER_SCRIPT });
+  const inOrder = (redis as unknown as { rateLimitInOrder: InOrderCommand }).rateLimitInOrder.bind(redis);
   const counters = new BatchedCounters(redis, namespace, options);
   const add = (redis as unknown as { rateLimitAdd: AddCommand }).rateLimitAdd.bind(redis);
 
@@ -154,5 +187,9 @@ export function sharedRateLimitStore(redis: Redis, namespace: string, options: S
       return exact;
     }
   }
-  return { Store, close: () => counters.close() };
+  const countInOrder = async (limits: ExactLimit[]) => {
+    const [position, ttlMs] = await inOrder(limits.length, ...limits.map((l) => namespace + l.key), ...limits.flatMap((l) => [l.max, l.windowMs]));
+    return position === 0 ? undefined : { index: position - 1, ttlMs };
+  };
+  return { Store, countInOrder, close: () => counters.close() };
 }

@@ -27,8 +27,11 @@ export interface KeyedLimit {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** A preHandler limiting a route by a key of its own, on top of the per-IP limit (never instead of it). */
-    limitBy(limit: KeyedLimit): (request: FastifyRequest) => Promise<void>;
+    /**
+     * A preHandler limiting a route by keys of its own, on top of the per-IP limit (never instead
+     * of it). The limits count in order: a request one of them refuses spends none of the later ones.
+     */
+    limitBy(...limits: KeyedLimit[]): (request: FastifyRequest) => Promise<void>;
   }
 }
 
@@ -36,8 +39,12 @@ type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimi
 
 function enforce(result: LimitResult, limit: 'per_ip' | 'keyed', onRejected: RateLimitOptions['onRejected']): void {
   if (result.isAllowed || !result.isExceeded) return;
+  refuse(result.ttlInSeconds, limit, onRejected);
+}
+
+function refuse(ttlInSeconds: number, limit: 'per_ip' | 'keyed', onRejected: RateLimitOptions['onRejected']): never {
   onRejected?.(limit);
-  const retryAfter = Math.max(1, result.ttlInSeconds);
+  const retryAfter = Math.max(1, ttlInSeconds);
   throw new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
 }
 
@@ -45,8 +52,8 @@ function enforce(result: LimitResult, limit: 'per_ip' | 'keyed', onRejected: Rat
  * Per-IP request limits (shared by the replicas through Redis when there is one, counted locally
  * and synced every RATE_LIMIT_SYNC_MS: see rate-limit-store.ts), checked in a root-level onRequest
  * hook: it runs before every route's own hooks, so requests that fail authentication spend the
- * budget too. Routes add limits of their own with `limitBy` (counted exactly in Redis); those add
- * to the per-IP limit. If the counter store cannot answer, requests pass: the routes that need
+ * budget too. Routes add limits of their own with `limitBy` (counted exactly in Redis, all of a
+ * request's in one script); those add to the per-IP limit. If the counter store cannot answer, requests pass: the routes that need
  * Redis fail closed on their own.
  */
 export default fp<RateLimitOptions>(
@@ -75,9 +82,20 @@ export default fp<RateLimitOptions>(
       enforce(result, 'per_ip', opts.onRejected);
     });
 
-    app.decorate('limitBy', (limit: KeyedLimit) => {
-      const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key });
-      return async (request: FastifyRequest) => enforce(await limiter(request), 'keyed', opts.onRejected);
+    app.decorate('limitBy', (...limits: KeyedLimit[]) => {
+      if (shared) {
+        // Every limit of the request in one script: one Redis round trip, however many there are.
+        return async (request: FastifyRequest) => {
+          const counted = limits.map((limit) => ({ key: limit.key(request), max: limit.max, windowMs: limit.timeWindowMs }));
+          // As the plugin's skipOnError: if the counters cannot answer, the request passes.
+          const refused = await shared.countInOrder(counted).catch(() => undefined);
+          if (refused) refuse(Math.ceil(refused.ttlMs / 1000), 'keyed', opts.onRejected);
+        };
+      }
+      const limiters = limits.map((limit) => app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key }));
+      return async (request: FastifyRequest) => {
+        for (const limiter of limiters) enforce(await limiter(request), 'keyed', opts.onRejected);
+      };
     });
   },
   { name: 'rate-limit', dependencies: ['error-handler'] },

@@ -46,9 +46,9 @@ return e`;
 
 /**
  * The gateway's copy of session state, so that a protected request costs no Redis round trip.
- * It remembers the answers of the session check and the sessions announced as created, and
- * forgets them when told, through Redis pub/sub, that a session or a subject's sessions ended
- * (RedisSessionStore publishes in the same script that writes). It trusts its copy only while in sync: subscribed, and hearing its own
+ * It remembers the answers of the session check and forgets them when told, through Redis
+ * pub/sub, that a session or a subject's sessions ended (RedisSessionStore publishes in the same
+ * script that writes). It trusts its copy only while in sync: subscribed, and hearing its own
  * and the other replicas' heartbeats. When the subscription drops or the heartbeats stop (Redis
  * down, frozen, a network cut), it forgets everything and asks Redis on every request, so it fails
  * closed (503) exactly like a direct check; back in sync, it starts again from nothing.
@@ -167,9 +167,7 @@ export class RedisSessionMirror implements SessionReader {
   private onEvent(message: string): void {
     const kind = message.slice(0, 2);
     const value = message.slice(2);
-    if (kind === 'c:') {
-      this.sessionCreated(value);
-    } else if (kind === 's:') {
+    if (kind === 's:') {
       this.sessionEnded(value);
     } else if (kind === 'u:') {
       this.subjectRevoked(value);
@@ -184,19 +182,6 @@ export class RedisSessionMirror implements SessionReader {
         this.options.log?.info({}, 'session mirror in sync');
       }
     }
-  }
-
-  /**
-   * A session was just created (`<sid> <ttl s> <sub>`): live, so its first request needs no
-   * Redis round trip either. Events come in the order Redis ran the writes, so an end of this
-   * session comes after and replaces it. An entry already there is kept (it can only be older news).
-   */
-  private sessionCreated(value: string): void {
-    const [sid = '', ttl = ''] = value.split(' ', 2);
-    const sub = value.slice(sid.length + ttl.length + 2);
-    const ttlMs = Number(ttl) * 1000;
-    if (!this.inSync || !sid || !sub || !(ttlMs > 0) || this.entries.has(sid)) return;
-    this.remember(sid, { sub, active: true, until: this.opts.now() + Math.min(ttlMs, this.opts.maxAgeMs) });
   }
 
   private tick(): void {

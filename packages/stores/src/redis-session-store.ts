@@ -19,9 +19,7 @@ const LIVE = `local function live(s, revokedBefore, sub)
 end`;
 
 // The subject's sessions are a sorted set scored by expiry, pruned of expired ones at every login,
-// so it lists only sessions that may still be live and cannot grow without bound. The new session
-// is announced ('c:<sid> <ttl s> <sub>'), so the mirrors know it before its first request.
-// ARGV: sub, refresh jti, ttl s, sid, events channel.
+// so it lists only sessions that may still be live and cannot grow without bound.
 const CREATE_SCRIPT = `${NOW_US}
 redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'created', now, 'jti', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -29,7 +27,6 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
 redis.call('ZADD', KEYS[2], nowMs + tonumber(ARGV[3]) * 1000, ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3], 'GT')
 redis.call('EXPIRE', KEYS[2], ARGV[3], 'NX')
-redis.call('PUBLISH', ARGV[5], 'c:' .. ARGV[4] .. ' ' .. ARGV[3] .. ' ' .. ARGV[1])
 return 1`;
 
 // The session's remaining lifetime in ms if it is live, else 0 (callers may cache a live answer that long).
@@ -88,7 +85,7 @@ export interface SessionState {
   ttlMs: number;
 }
 
-/** The channel on which new sessions and session ends are announced (see RedisSessionMirror), in the client's namespace. */
+/** The channel on which session ends are announced (see RedisSessionMirror), in the client's namespace. */
 export function sessionEventsChannel(redis: Redis): string {
   return `${redis.options.keyPrefix ?? ''}sessions:events`;
 }
@@ -138,7 +135,7 @@ export class RedisSessionStore implements SessionStore {
 
   createSession(session: NewSession, ttlSeconds: number): Promise<void> {
     return guardRedis(async () => {
-      await this.create(keys.session(session.sid), keys.subjectSessions(session.sub), session.sub, session.refreshJti, ttlSeconds, session.sid, this.channel);
+      await this.create(keys.session(session.sid), keys.subjectSessions(session.sub), session.sub, session.refreshJti, ttlSeconds, session.sid);
     });
   }
 

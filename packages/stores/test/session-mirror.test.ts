@@ -95,23 +95,6 @@ describe('RedisSessionMirror', { timeout: 60_000 }, () => {
     expect(m.state().misses).toBe(before.misses);
   });
 
-  it('knows a session from its creation, without asking Redis, until it ends', async () => {
-    const m = await mirror();
-    const s = await newSession();
-    await within(5_000, 'the new session to be known', async () => m.knownSessionState(s.sid, s.sub) === true);
-    const before = m.state();
-    expect(await m.isSessionActive(s.sid, s.sub)).toBe(true);
-    expect(m.state().misses).toBe(before.misses);
-    // Only for its own subject.
-    expect(m.knownSessionState(s.sid, '+14155550000')).toBeUndefined();
-    await store.revokeSubject(s.sub, TTL);
-    await within(5_000, 'the revoked session to be refused', async () => m.knownSessionState(s.sid, s.sub) === false);
-    // One ended before the mirror heard of it: the end wins, whatever came first.
-    const t = await newSession();
-    await store.revokeSession(t.sid, t.sub);
-    await within(5_000, 'the ended session to be refused', async () => !(await m.isSessionActive(t.sid, t.sub)));
-  });
-
   it('refuses a session that another process ended, on every replica, within milliseconds', async () => {
     const [a, b] = [await mirror(), await mirror()];
     const s = await newSession();

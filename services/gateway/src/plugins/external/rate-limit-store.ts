@@ -149,8 +149,9 @@ export class BatchedCounters {
 
 /**
  * A store class for @fastify/rate-limit: `new` (the plugin's global counters) is the batched
- * per-IP store; `child` (the limits of `createRateLimit(options)`, i.e. the routes' own) counts
- * exactly in Redis, one round trip per request, on routes that are rare and whose limits are low.
+ * per-IP store; `child` (the limits of `createRateLimit(options)`) counts exactly in Redis, one
+ * round trip per limit. The routes' own limits (`limitBy`: rare routes, low limits) use
+ * `countInOrder` instead: exact too, and one round trip for all of a request's limits.
  */
 export function sharedRateLimitStore(
   redis: Redis,

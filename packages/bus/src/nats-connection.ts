@@ -46,6 +46,10 @@ export function connectionOptions(settings: NatsConnectionSettings): ConnectionO
     // A frozen server is noticed in about 10 s rather than the default 4 minutes.
     pingInterval: 5_000,
     maxPingOut: 2,
+    // No caller's stack captured for every request (two Errors each, on the hot path, for a
+    // timeout's stack trace): the bus's own errors name the subject, and every request starts
+    // from the same place (NatsBus.attempt).
+    noAsyncTraces: true,
   };
   if (auth.user !== undefined) options.user = auth.user;
   if (auth.password !== undefined) options.pass = auth.password;

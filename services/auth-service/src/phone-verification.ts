@@ -53,37 +53,54 @@ export class PhoneVerification {
       const code = reservation.limit === 'min-interval' ? 'VERIFICATION_SEND_TOO_SOON' : 'VERIFICATION_BUDGET_EXHAUSTED';
       throw new AppError(code, undefined, { retryAfter: reservation.retryAfterSeconds });
     }
+    // The number's sent record is written while Twilio sends, not before: one Redis round trip
+    // less on every send. A send Twilio made is not given back, whatever fails after it.
+    const recorded = log.recordSent(phone, SENT_RECORD_TTL_SECONDS);
+    recorded.catch(() => undefined);
+    let newCode: boolean;
     try {
-      await log.recordSent(phone, SENT_RECORD_TTL_SECONDS);
-      const { newCode } = await provider.send(phone, channel);
-      if (newCode) await log.startCode(phone, TWILIO_CODE_TTL_SECONDS);
+      ({ newCode } = await provider.send(phone, channel));
     } catch (err) {
       // Nothing went out: the number may ask again at once and the budget is not spent.
+      await recorded.catch(() => undefined);
       await limits.releaseSend(phone, reservation.hour).catch((releaseErr: unknown) => ctx.log.warn({ err: releaseErr }, 'could not give back a send'));
       throw err;
     }
+    await recorded;
+    if (newCode) await log.startCode(phone, TWILIO_CODE_TTL_SECONDS);
     ctx.log.info({ phone: maskPhoneNumber(phone), channel }, 'verification sent');
   }
 
   async check(phone: string, code: string, ctx: HandlerContext): Promise<TokenPair> {
-    const { log, limits, policy, bus } = this.deps;
+    const { log, limits, policy } = this.deps;
     const startedAt = Date.now();
-    // Each budget is spent before the check runs, so concurrent guesses cannot overrun it.
-    await this.reserveGuess(phone, phone, policy.guesses, 'VERIFICATION_LOCKED', ctx);
-    const counted = [phone];
     const hash = codeHash(phone, code);
+    const testCode = this.deps.testPhoneNumbers.get(phone);
+    // The code's claim is asked for together with the guess (one Redis round trip, not two), and
+    // acted on only once the guess is counted: each budget is spent before the check runs, so
+    // concurrent guesses cannot overrun it.
+    const firstClaim = testCode === undefined ? this.tryClaim(phone, hash, ctx) : undefined;
+    firstClaim?.catch(() => undefined);
+    try {
+      await this.reserveGuess(phone, phone, policy.guesses, 'VERIFICATION_LOCKED', ctx);
+    } catch (err) {
+      if ((await firstClaim?.catch(() => undefined))?.state === 'claimed') await this.releaseClaim(phone, hash, ctx);
+      throw err;
+    }
+    const counted = [phone];
     let holdsClaim = false;
     let tokens: TokenPair;
     try {
-      const testCode = this.deps.testPhoneNumbers.get(phone);
       let approved: boolean;
+      // Twilio approved the code in this check (not in an earlier one whose tokens failed).
+      let justApproved = false;
       if (testCode !== undefined) {
         // Twilio's per-code limit, for the fixed code of a test number.
         await this.reserveGuess(phone, testCodeKey(phone), TEST_CODE_GUESSES, 'VERIFICATION_MAX_ATTEMPTS', ctx);
         counted.push(testCodeKey(phone));
         approved = sameCode(testCode, code);
       } else {
-        const claim = await this.claimCode(phone, hash, startedAt, ctx);
+        const claim = await this.claimCode(phone, hash, startedAt, ctx, firstClaim!);
         if (claim.state === 'issued') {
           // This code's tokens were issued before this check began: its answer was lost on the way
           // (auth-service -> gateway -> client). The same pair again; not a guess.
@@ -92,11 +109,12 @@ export class PhoneVerification {
           return claim.pair;
         }
         holdsClaim = true;
-        approved = claim.approved || (await this.approve(phone, code, hash, claim.otherCodeKept));
+        justApproved = !claim.approved && (await this.approve(phone, code, claim.otherCodeKept));
+        approved = claim.approved || justApproved;
       }
       ctx.log.info({ phone: maskPhoneNumber(phone), approved }, 'verification checked');
       if (!approved) throw new AppError('INVALID_VERIFICATION_CODE');
-      tokens = await bus.request(TokenSubjects.issuePair, { phone_number: phone }, { requestId: ctx.requestId });
+      tokens = await this.issue(phone, justApproved ? hash : undefined, ctx);
     } catch (err) {
       // Only a guess spends the guessing budgets; a right code whose tokens failed keeps its
       // approval, and the retry with it issues tokens without asking Twilio again.
@@ -104,16 +122,20 @@ export class PhoneVerification {
       if (!(err instanceof AppError && (err.code === 'INVALID_VERIFICATION_CODE' || guesses.has(err)))) await this.giveBackChecks(counted, ctx);
       throw err;
     }
-    try {
-      await log.markUsed(phone, hash, SENT_RECORD_TTL_SECONDS, holdsClaim ? { pair: tokens, issuedAt: Date.now(), keepSeconds: ISSUED_PAIR_KEEP_SECONDS } : undefined);
-    } catch (err) {
+    // Both writes go out at once (one round trip). The guesses are forgotten even if marking the
+    // code used fails: it was the right code, and the number's retry with it logs in.
+    const [used, reset] = await Promise.allSettled([
+      log.markUsed(phone, hash, SENT_RECORD_TTL_SECONDS, holdsClaim ? { pair: tokens, issuedAt: Date.now(), keepSeconds: ISSUED_PAIR_KEEP_SECONDS } : undefined),
+      Promise.all(counted.map((key) => limits.resetChecks(key))),
+    ]);
+    if (used.status === 'rejected') {
       // The pair is lost with this answer, but the approval is still on record: freed at once, the
       // user's retry issues tokens (instead of 409 until this claim expires).
       if (holdsClaim) await this.releaseClaim(phone, hash, ctx);
       await this.giveBackChecks(counted, ctx);
-      throw err;
+      throw used.reason;
     }
-    for (const key of counted) await limits.resetChecks(key);
+    if (reset.status === 'rejected') throw reset.reason;
     return tokens;
   }
 
@@ -138,11 +160,11 @@ export class PhoneVerification {
    * time): tokens issued meanwhile, or still held at the end, make this one
    * VERIFICATION_ALREADY_USED, so one code logs in once; a claim released without tokens is ours.
    * The claim lasts as long as this request, so a check that died frees it when its caller gave up.
+   * `first` is the first attempt (see check), already under way.
    */
-  private async claimCode(phone: string, hash: string, startedAt: number, ctx: HandlerContext): Promise<Exclude<CodeClaim, { state: 'busy' }>> {
-    for (;;) {
-      const claimMs = Math.min(MAX_CLAIM_MS, Math.max(0, ctx.deadline - Date.now()) + CLAIM_AFTER_DEADLINE_MS);
-      const claim = await this.deps.log.claimCode(phone, hash, claimMs);
+  private async claimCode(phone: string, hash: string, startedAt: number, ctx: HandlerContext, first: Promise<CodeClaim>): Promise<Exclude<CodeClaim, { state: 'busy' }>> {
+    for (let attempt = first; ; attempt = this.tryClaim(phone, hash, ctx)) {
+      const claim = await attempt;
       if (claim.state === 'claimed') return claim;
       if (claim.state === 'issued') {
         // Issued before this check began (the same millisecond counts): a retry. Issued while it
@@ -155,8 +177,31 @@ export class PhoneVerification {
     }
   }
 
-  /** Asks Twilio; the caller holds the code's claim. true when approved (and recorded for a retry). */
-  private async approve(phone: string, code: string, hash: string, otherCodeKept: boolean): Promise<boolean> {
+  /** One attempt at the code's claim, for as long as this request (and its last writes) may take. */
+  private tryClaim(phone: string, hash: string, ctx: HandlerContext): Promise<CodeClaim> {
+    const claimMs = Math.min(MAX_CLAIM_MS, Math.max(0, ctx.deadline - Date.now()) + CLAIM_AFTER_DEADLINE_MS);
+    return this.deps.log.claimCode(phone, hash, claimMs);
+  }
+
+  /**
+   * token-service's pair for the number. The approval of a code Twilio approved in this check
+   * (`approvedHash`) is recorded meanwhile, for a retry should the tokens fail, rather than
+   * before: one round trip less. As when one came after the other, both must succeed: an approval
+   * that could not be recorded fails the check (the session issued meanwhile is never handed out;
+   * it expires).
+   */
+  private async issue(phone: string, approvedHash: string | undefined, ctx: HandlerContext): Promise<TokenPair> {
+    const recorded = approvedHash === undefined ? undefined : this.deps.log.recordApproval(phone, approvedHash, APPROVAL_TTL_SECONDS);
+    const issued = this.deps.bus.request(TokenSubjects.issuePair, { phone_number: phone }, { requestId: ctx.requestId });
+    const [recording, issuing] = await Promise.allSettled([recorded, issued]);
+    // Redis failing right here loses the code (Twilio spent it, nothing on record): a known limit.
+    if (recording.status === 'rejected') throw recording.reason;
+    if (issuing.status === 'rejected') throw issuing.reason;
+    return issuing.value;
+  }
+
+  /** Asks Twilio; the caller holds the code's claim. true when approved (`issue` records it for a retry). */
+  private async approve(phone: string, code: string, otherCodeKept: boolean): Promise<boolean> {
     const { log, provider } = this.deps;
     try {
       if (!(await provider.check(phone, code))) {
@@ -173,8 +218,6 @@ export class PhoneVerification {
       if (why.code === 'VERIFICATION_ALREADY_USED' && otherCodeKept) guesses.add(why);
       throw why;
     }
-    // Redis failing right here loses the code (Twilio spent it, nothing on record): a known limit.
-    await log.recordApproval(phone, hash, APPROVAL_TTL_SECONDS);
     return true;
   }
 

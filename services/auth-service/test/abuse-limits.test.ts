@@ -130,6 +130,17 @@ describe('minimum interval between codes to one number', () => {
     expect(await auth.send(newPhone())).toEqual({ status: 'pending' });
   });
 
+  it('holds a number back when its code went out, even if recording it failed (the record is written while Twilio sends)', async () => {
+    const log = new HookedLog(await namespacedRedis());
+    log.failRecordSent = true;
+    const auth = await startAuth({ log });
+    const phone = newPhone();
+    expect(await failure(auth.send(phone))).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(await outboxCode(phone)).toMatch(/^\d+$/);
+    log.failRecordSent = false;
+    expect(await failure(auth.send(phone))).toMatchObject({ code: 'VERIFICATION_SEND_TOO_SOON' });
+  });
+
   it('does not hold a number back when its code never went out', async () => {
     const auth = await startAuth({ env: { TWILIO_VERIFY_BASE_URL: 'http://127.0.0.1:1', TWILIO_TIMEOUT_MS: '1000' } });
     const phone = newPhone();
@@ -191,6 +202,17 @@ describe('wrong codes per number, across codes', () => {
     expect(locked).toMatchObject({ code: 'VERIFICATION_LOCKED', statusCode: 429 });
     expect(locked.retryAfter).toBeGreaterThan(3_500);
     expect(locked.retryAfter).toBeLessThanOrEqual(3_600);
+  });
+
+  it('leaves the code free when the lockout refuses its check (the claim asked for with the guess is given back)', async () => {
+    const redis = await namespacedRedis();
+    const auth = await startAuth({ log: new RedisVerificationLog(redis), env: { VERIFICATION_MAX_WRONG_CODES: '1' } });
+    const phone = newPhone();
+    await auth.send(phone);
+    const code = await outboxCode(phone);
+    expect(await failure(auth.check(phone, wrongFor(code)))).toMatchObject({ code: 'INVALID_VERIFICATION_CODE' });
+    expect(await failure(auth.check(phone, code))).toMatchObject({ code: 'VERIFICATION_LOCKED' });
+    expect(await raw.keys(`${redis.options.keyPrefix}verification-claim:*`)).toEqual([]);
   });
 
   it('lets concurrent guesses through only up to the budget', async () => {
@@ -323,6 +345,12 @@ class HookedLog extends RedisVerificationLog {
   around: ((markUsed: () => Promise<void>, issued: IssuedPair | undefined) => Promise<void>) | undefined;
   beforeApproval: (() => Promise<void>) | undefined;
   onBusy: (() => void) | undefined;
+  failRecordSent = false;
+
+  override async recordSent(phone: string, ttlSeconds: number): Promise<void> {
+    if (this.failRecordSent) throw new AppError('STORE_UNAVAILABLE', undefined, { retryAfter: 1 });
+    return super.recordSent(phone, ttlSeconds);
+  }
 
   override markUsed(phone: string, codeHash: string, ttlSeconds: number, issued?: IssuedPair): Promise<void> {
     const markUsed = () => super.markUsed(phone, codeHash, ttlSeconds, issued);

@@ -161,6 +161,52 @@ describe('per-phone limit of send-verification', () => {
   });
 });
 
+describe('send-verification limits in Redis', () => {
+  it('count per IP, then per phone, across replicas, in one round trip; a request the per-IP limit refuses spends none of the phone\'s budget', async () => {
+    const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+    clients.push(redis);
+    const env = { RATE_LIMIT_PER_IP_PER_MINUTE: '1000', SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR: '2', SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR: '3' };
+    const [a, b] = [await gateway(env, redis), await gateway(env, redis)];
+    const phone = `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+    const ip = () => `10.2.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+    const attacker = ip();
+    const sent = async (app: typeof a, from: string) => (await sendCode(app, phone, {}, from)).statusCode;
+    const commands = await countCommands(async () => {
+      expect(await sent(a, attacker)).toBe(503);
+    });
+    expect(commands).toBe(1);
+    // The attacker's IP runs out on the other replica; its refused requests leave the number alone.
+    expect([await sent(b, attacker), await sent(a, attacker), await sent(b, attacker)]).toEqual([503, 429, 429]);
+    expect([await sent(a, ip()), await sent(b, ip())]).toEqual([503, 429]);
+    const limited = await sendCode(a, phone, {}, ip());
+    expect(limited.json().code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(3_000);
+    for (const key of await raw.keys(`${prefix}rate-limit:send*`)) expect(await raw.pttl(key), key).toBeGreaterThan(0);
+  });
+});
+
+/** Redis commands on send-verification's counters that `run` sent (a script counts once), as MONITOR shows them. */
+async function countCommands(run: () => Promise<void>): Promise<number> {
+  const monitor = await raw.monitor();
+  const marker = `${prefix}marker:${randomUUID()}`;
+  const seen: string[] = [];
+  let markerSeen!: () => void;
+  const done = new Promise<void>((resolve) => (markerSeen = resolve));
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args.includes(marker)) markerSeen();
+    else if (source !== 'lua' && args.some((a) => a.startsWith(`${prefix}rate-limit:send`))) seen.push(args.join(' '));
+  });
+  try {
+    await run();
+    // Everything run sent is in the feed before this.
+    await raw.exists(marker);
+    await done;
+  } finally {
+    monitor.disconnect();
+  }
+  return seen.length;
+}
+
 describe('TRUST_PROXY', () => {
   it('off by default: X-Forwarded-For cannot choose the rate-limit key', async () => {
     const app = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: '2' });

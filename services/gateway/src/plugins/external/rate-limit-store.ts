@@ -1,8 +1,7 @@
 // The counters of the gateway's rate limits, shared by its replicas through Redis: the per-IP limit
 // of every request counted locally and synced in batches (no Redis round trip per request), the
-// routes' own limits (a few routes, low limits: codes per phone) counted exactly in Redis, as a
-// store for @fastify/rate-limit.
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+// routes' own limits (a few routes, low limits: codes per IP and per phone) counted exactly in
+// Redis, all of a request's in one script.
 import type { Redis } from 'ioredis';
 
 // Adds n to a fixed window's counter, starting the window if there is none; answers the new
@@ -15,8 +14,29 @@ if t < 0 then
 end
 return {c, t}`;
 
+// The limits of one request, in order (KEYS; ARGV: max and window ms of each): counts each until
+// one is over, so a request a limit refuses spends none of the limits after it. Answers 0, or the
+// position of the refusing limit (from 1) and its window's time left.
+const IN_ORDER_SCRIPT = `for i, key in ipairs(KEYS) do
+  local c = redis.call('INCR', key)
+  local t = redis.call('PTTL', key)
+  if t < 0 then
+    redis.call('PEXPIRE', key, ARGV[2 * i])
+    t = tonumber(ARGV[2 * i])
+  end
+  if c > tonumber(ARGV[2 * i - 1]) then return {i, t} end
+end
+return {0, 0}`;
+
 type AddCommand = (key: string, n: number, windowMs: number) => Promise<[number, number]>;
-type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
+type InOrderCommand = (...keysThenArgs: Array<string | number>) => Promise<[number, number]>;
+
+/** One of a request's exact limits: its counter's key (namespaced by the caller), max and window. */
+export interface ExactLimit {
+  key: string;
+  max: number;
+  windowMs: number;
+}
 
 interface Counter {
   /** Every replica's count, as Redis last answered it (this replica's sent increments included). */
@@ -130,22 +150,15 @@ export class BatchedCounters {
 }
 
 /**
- * The routes' own limits (`limitBy`: a few routes, low limits, e.g. codes per phone) as a store for
- * @fastify/rate-limit, counted exactly in Redis: one round trip per request. Keys are namespaced by
- * the routes themselves (`send-ip:…`, `send:…`).
+ * The routes' own limits (`limitBy`: rare routes, low limits), counted exactly in Redis: a
+ * request's limits in order, in one round trip. Answers the first that refuses it (its index and
+ * the ms left of its window), or undefined.
  */
-export function exactRateLimitStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
-  defineAdd(redis);
-  const add = (redis as unknown as { rateLimitAdd: AddCommand }).rateLimitAdd.bind(redis);
-  return class ExactStore implements FastifyRateLimitStore {
-    incr(key: string, callback: Callback, timeWindow: number) {
-      add(namespace + key, 1, timeWindow).then(
-        ([current, ttl]) => callback(null, { current, ttl }),
-        (err: Error) => callback(err),
-      );
-    }
-    child() {
-      return this;
-    }
+export function exactLimits(redis: Redis, namespace: string): (limits: ExactLimit[]) => Promise<{ index: number; ttlMs: number } | undefined> {
+  if (!(redis as unknown as Record<string, unknown>).rateLimitInOrder) redis.defineCommand('rateLimitInOrder', { lua: IN_ORDER_SCRIPT });
+  const inOrder = (redis as unknown as { rateLimitInOrder: InOrderCommand }).rateLimitInOrder.bind(redis);
+  return async (limits) => {
+    const [position, ttlMs] = await inOrder(limits.length, ...limits.map((l) => namespace + l.key), ...limits.flatMap((l) => [l.max, l.windowMs]));
+    return position === 0 ? undefined : { index: position - 1, ttlMs };
   };
 }

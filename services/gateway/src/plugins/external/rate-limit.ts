@@ -3,7 +3,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '@repo/contracts';
-import { BatchedCounters, exactRateLimitStore } from './rate-limit-store.ts';
+import { BatchedCounters, exactLimits } from './rate-limit-store.ts';
 
 // How often a replica sends its per-IP counts to Redis: the limit's tolerance across replicas.
 const RATE_LIMIT_SYNC_MS = 100;
@@ -35,18 +35,25 @@ export interface KeyedLimit {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** A preHandler limiting a route by a key of its own, on top of the per-IP limit (never instead of it). */
-    limitBy(limit: KeyedLimit): (request: FastifyRequest) => Promise<void>;
+    /**
+     * A preHandler limiting a route by keys of its own, on top of the per-IP limit (never instead
+     * of it). The limits count in order: a request one of them refuses spends none of the later ones.
+     */
+    limitBy(...limits: KeyedLimit[]): (request: FastifyRequest) => Promise<void>;
   }
 }
 
 type LimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
 
+function rateLimited(ttlInSeconds: number, limit: 'per_ip' | 'keyed', onRejected: RateLimitOptions['onRejected']): AppError {
+  onRejected?.(limit);
+  const retryAfter = Math.max(1, ttlInSeconds);
+  return new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
+}
+
 function enforce(result: LimitResult, onRejected: RateLimitOptions['onRejected']): void {
   if (result.isAllowed || !result.isExceeded) return;
-  onRejected?.('keyed');
-  const retryAfter = Math.max(1, result.ttlInSeconds);
-  throw new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter });
+  throw rateLimited(result.ttlInSeconds, 'keyed', onRejected);
 }
 
 /**
@@ -54,9 +61,10 @@ function enforce(result: LimitResult, onRejected: RateLimitOptions['onRejected']
  * hooks, so requests that fail authentication spend the budget too. The counts are kept in memory
  * and, when there is Redis, shared by the replicas, each sending its counts every
  * RATE_LIMIT_SYNC_MS (see BatchedCounters): the check is synchronous, no round trip and no promise
- * per request. Routes add limits of their own with `limitBy` (@fastify/rate-limit, counted exactly
- * in Redis); those add to the per-IP limit. If the store of a route's limit cannot answer, requests
- * pass: the routes that need Redis fail closed on their own.
+ * per request. Routes add limits of their own with `limitBy` (counted exactly in Redis, all of a
+ * request's in one script; in @fastify/rate-limit's memory without Redis); those add to the per-IP
+ * limit. If a route's counters cannot answer, requests pass: the routes that need Redis fail
+ * closed on their own.
  */
 export default fp<RateLimitOptions>(
   async (app, opts) => {
@@ -71,21 +79,26 @@ export default fp<RateLimitOptions>(
       // The per-IP budget on every answer, so a client can slow down before it is refused.
       reply.header('x-ratelimit-limit', max).header('x-ratelimit-remaining', Math.max(0, max - current)).header('x-ratelimit-reset', resetSeconds);
       if (current <= max) return done();
-      opts.onRejected?.('per_ip');
-      const retryAfter = Math.max(1, resetSeconds);
-      done(new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfter} s`, { retryAfter }));
+      done(rateLimited(resetSeconds, 'per_ip', opts.onRejected));
     });
 
-    await app.register(rateLimit, {
-      // No per-route hooks from the plugin: only `limitBy`'s, called by the routes themselves.
-      global: false,
-      // Without Redis (the embedded default), the plugin's in-memory counters.
-      ...(opts.redis ? { store: exactRateLimitStore(opts.redis, NAMESPACE) } : {}),
-      skipOnError: true,
-    });
-    app.decorate('limitBy', (limit: KeyedLimit) => {
-      const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key });
-      return async (request: FastifyRequest) => enforce(await limiter(request), opts.onRejected);
+    if (opts.redis) {
+      const countInOrder = exactLimits(opts.redis, NAMESPACE);
+      app.decorate('limitBy', (...limits: KeyedLimit[]) => async (request: FastifyRequest) => {
+        const counted = limits.map((limit) => ({ key: limit.key(request), max: limit.max, windowMs: limit.timeWindowMs }));
+        // As @fastify/rate-limit's skipOnError: if the counters cannot answer, the request passes.
+        const refused = await countInOrder(counted).catch(() => undefined);
+        if (refused) throw rateLimited(Math.ceil(refused.ttlMs / 1000), 'keyed', opts.onRejected);
+      });
+      return;
+    }
+    // Without Redis (the embedded default): @fastify/rate-limit's in-memory counters.
+    await app.register(rateLimit, { global: false, skipOnError: true });
+    app.decorate('limitBy', (...limits: KeyedLimit[]) => {
+      const limiters = limits.map((limit) => app.createRateLimit({ max: limit.max, timeWindow: limit.timeWindowMs, keyGenerator: limit.key }));
+      return async (request: FastifyRequest) => {
+        for (const limiter of limiters) enforce(await limiter(request), opts.onRejected);
+      };
     });
   },
   { name: 'rate-limit', dependencies: ['error-handler'] },

@@ -134,18 +134,19 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // On top of the per-IP limit of every route: per client IP and per phone number, so nobody
       // can send codes to many numbers, or flood one, and run up the SMS bill. auth-service adds
       // the interval, budget and country limits.
-      preHandler: [
-        app.limitBy({
+      // Per IP first: codes a client's IP may not ask for do not spend the number's budget.
+      preHandler: app.limitBy(
+        {
           max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR ?? SEND_VERIFICATION_LIMIT_PER_IP_PER_HOUR,
           timeWindowMs: 3_600_000,
           key: (request) => `send-ip:${normalizeIP(request.ip)}`,
-        }),
-        app.limitBy({
+        },
+        {
           max: app.gatewaySettings.SEND_VERIFICATION_LIMIT_PER_PHONE_PER_HOUR,
           timeWindowMs: 3_600_000,
           key: (request) => `send:${phoneKey((request.body as { phone_number?: unknown }).phone_number)}`,
-        }),
-      ],
+        },
+      ),
       schema: {
         tags: ['auth'],
         operationId: 'sendVerificationCode',

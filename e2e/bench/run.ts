@@ -139,6 +139,8 @@ async function busRoundTrips(): Promise<{ natsP50Us: number; natsP99Us: number; 
     const serving = await NatsBus.connect({ url, name: 'bench-server', log: quiet }, 30_000);
     const asking = await NatsBus.connect({ url, name: 'bench-client', log: quiet }, 30_000);
     await serving.serve({ name: 'bench', version: '1.0.0', log: quiet }, [handle(Echo, async ({ n }) => ({ n }))]);
+    // A round trip to the server (a flush): the endpoint's subscription is in place before the first request.
+    await serving.ping();
     const local = new InProcessBus();
     await local.serve({ name: 'bench', version: '1.0.0', log: quiet }, [handle(Echo, async ({ n }) => ({ n }))]);
     const measure = async (bus: { request: typeof local.request }) => {

@@ -50,6 +50,22 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
+// Clock ticks per second of /proc/<pid>/stat's CPU times.
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system, every thread) a process has used so far, in µs. */
+function cpuUs(pid: number | undefined): number {
+  if (!pid) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -213,13 +229,21 @@ async function main(): Promise<void> {
     // alike; each case's median over the rounds is reported.
     const cases = { bare: [bareUrl, undefined], valid: [gatewayUrl, tokens.access_token], invalid: [gatewayUrl, invalid], revoked: [gatewayUrl, revoked] } as const;
     const samples: Record<keyof typeof cases, WrkResult[]> = { bare: [], valid: [], invalid: [], revoked: [] };
+    // The server's CPU per request (from /proc, every thread): steadier than req/s when the
+    // machine is shared, since another process's load slows a run but does not add to this.
+    const cpuPerRequest: Record<keyof typeof cases, number[]> = { bare: [], valid: [], invalid: [], revoked: [] };
+    const gatewayPid = system.processes!().find((p) => p.name === 'gateway')!.pid;
     const order = Object.entries(cases) as Array<[keyof typeof cases, readonly [string, string | undefined]]>;
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one case later, so no case always runs right after the same other one
       // (the garbage of one run is collected in the next).
       const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
       for (const [name, [url, token]] of rotated) {
-        samples[name].push(await wrk(url, { ...LOAD, ...(token ? { headers: bearer(token) } : {}) }));
+        const pid = name === 'bare' ? bare.child.pid : gatewayPid;
+        const before = cpuUs(pid);
+        const result = await wrk(url, { ...LOAD, ...(token ? { headers: bearer(token) } : {}) });
+        samples[name].push(result);
+        cpuPerRequest[name].push((cpuUs(pid) - before) / result.requests);
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -229,6 +253,7 @@ async function main(): Promise<void> {
     };
     const runs = { bareFirst: summary('bare'), valid: summary('valid'), invalid: summary('invalid'), revoked: summary('revoked') };
     const bareRps = runs.bareFirst.rps;
+    const cpuUsPerRequest = Object.fromEntries(Object.entries(cpuPerRequest).map(([name, xs]) => [name, round(median(xs), 1)])) as Record<keyof typeof cases, number>;
 
     process.stdout.write('bench: logins and bus round trips…\n');
     // Latency with one login at a time (what a user waits); throughput with several at once.
@@ -254,6 +279,10 @@ async function main(): Promise<void> {
         validP99Ms: runs.valid!.p99Ms,
         bareP99Ms: runs.bareFirst!.p99Ms,
         non2xxOfValid: runs.valid!.non2xx,
+        cpuUsPerRequest,
+        // What validVsBare would be if the server's CPU were all that limits it (informational).
+        bareVsValidCpuPerRequest: round(cpuUsPerRequest.bare / cpuUsPerRequest.valid),
+        cpuUsPerRequestPerRound: Object.fromEntries(Object.entries(cpuPerRequest).map(([name, xs]) => [name, xs.map((x) => round(x, 1))])),
         rpsPerRound: Object.fromEntries(Object.entries(samples).map(([name, rs]) => [name, rs.map((r) => round(r.rps, 0))])),
       },
       login: { oneAtATime: login_, [`${LOGIN_CONCURRENCY}AtOnce`]: loginConcurrent },
@@ -272,10 +301,10 @@ async function main(): Promise<void> {
       ['start to ready, max', `${Math.max(...Object.values(startMs))} ms (< 1000)`, Math.max(...Object.values(startMs)) < 1000],
     ];
     console.table({
-      'bare Fastify': { 'req/s': results.protectedRoute.bareFastifyRps, 'p99 ms': runs.bareFirst!.p99Ms },
-      'gateway, valid token': { 'req/s': results.protectedRoute.validRps, 'p99 ms': runs.valid!.p99Ms },
-      'gateway, invalid token': { 'req/s': results.protectedRoute.invalidRps, 'p99 ms': runs.invalid!.p99Ms },
-      'gateway, revoked token': { 'req/s': results.protectedRoute.revokedRps, 'p99 ms': runs.revoked!.p99Ms },
+      'bare Fastify': { 'req/s': results.protectedRoute.bareFastifyRps, 'p99 ms': runs.bareFirst!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.bare },
+      'gateway, valid token': { 'req/s': results.protectedRoute.validRps, 'p99 ms': runs.valid!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.valid },
+      'gateway, invalid token': { 'req/s': results.protectedRoute.invalidRps, 'p99 ms': runs.invalid!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.invalid },
+      'gateway, revoked token': { 'req/s': results.protectedRoute.revokedRps, 'p99 ms': runs.revoked!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.revoked },
     });
     console.table({ 'full login, one at a time': login_, [`full login, ${LOGIN_CONCURRENCY} at once`]: loginConcurrent, 'bus round trip (µs)': { nats_p50: bus.natsP50Us, nats_p99: bus.natsP99Us, in_process_p50: bus.inProcessP50Us } });
     console.table({ 'session end -> refused by another replica (µs)': sessionEnd });

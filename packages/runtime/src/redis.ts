@@ -61,8 +61,9 @@ export function createRedis(target: string | RedisTarget, keyPrefix: string, log
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
-    // A frozen Redis must not hold a request past the 2 s an outage may cost: a protected request
-    // makes two Redis calls in a row (rate limit, session), so each gets well under half of it.
+    // A frozen Redis must not hold a request past the 2 s an outage may cost: a request may make
+    // two Redis calls in a row (send-verification's limits, then auth-service's; a session the
+    // gateway's mirror does not know yet), so each gets well under half of it.
     commandTimeout: 700,
     // Off: it holds every command back to the next event-loop turn and wraps it in a pipeline of
     // its own, which costs a login (a dozen commands, nearly all one after the other) about 1-2 ms

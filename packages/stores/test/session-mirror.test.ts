@@ -39,13 +39,19 @@ async function within(ms: number, what: string, check: () => Promise<boolean>): 
 async function mirror(url = REDIS_URL): Promise<RedisSessionMirror> {
   const redis = new Redis(url, { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 700, retryStrategy: () => 50 });
   redis.on('error', () => undefined);
-  const m = new RedisSessionMirror(redis, { heartbeatMs: 50, staleAfterMs: 300 });
+  const m = startMirror(redis, { heartbeatMs: 50, staleAfterMs: 300 });
+  await within(30_000, 'the mirror to be in sync', async () => m.state().inSync);
+  return m;
+}
+
+/** A started mirror on `redis`, closed (and the client disconnected) after the tests. */
+function startMirror(redis: Redis, options: { heartbeatMs: number; staleAfterMs: number }): RedisSessionMirror {
+  const m = new RedisSessionMirror(redis, options);
   m.start();
   cleanup.push(async () => {
     await m.close();
     redis.disconnect();
   });
-  await within(30_000, 'the mirror to be in sync', async () => m.state().inSync);
   return m;
 }
 
@@ -55,12 +61,7 @@ describe('start', () => {
     redis.on('error', () => undefined);
     await new Promise((resolve) => redis.once('ready', resolve));
     // No second heartbeat within the test's bound: only the one sent once subscribed can do it.
-    const m = new RedisSessionMirror(redis, { heartbeatMs: 600_000, staleAfterMs: 1_200_000 });
-    m.start();
-    cleanup.push(async () => {
-      await m.close();
-      redis.disconnect();
-    });
+    const m = startMirror(redis, { heartbeatMs: 600_000, staleAfterMs: 1_200_000 });
     await within(5_000, 'the mirror to be in sync', async () => m.state().inSync);
   });
 });

@@ -46,14 +46,15 @@ export default fp<AuthenticateOptions>(
     const sessions = opts.sessions;
     // A refusal decided in memory is answered here, in the error handler's shape, without the
     // detour through Fastify's error handling: a bad or revoked token costs what a good one does.
-    const refuse = (reply: FastifyReply, code: 'TOKEN_MISSING' | 'TOKEN_REVOKED' | AppError) => {
-      sendError(typeof code === 'string' ? new AppError(code) : code, reply);
+    // Returns nothing: a hook returning the reply (a thenable) would be waited on.
+    const refuse = (reply: FastifyReply, refusal: AppError) => {
+      sendError(refusal, reply);
     };
     const admit = (request: FastifyRequest, reply: FastifyReply, claims: TokenClaims, done: (err?: Error) => void) => {
       // Nearly always known in memory (the session mirror): no promise, no tick.
       const known = sessions.knownSessionState?.(claims.sid, claims.sub);
       if (known !== undefined) {
-        if (!known) return refuse(reply, 'TOKEN_REVOKED');
+        if (!known) return refuse(reply, new AppError('TOKEN_REVOKED'));
         request.user = claims;
         return done();
       }
@@ -68,7 +69,7 @@ export default fp<AuthenticateOptions>(
       let verdict: ReturnType<TokenKeys['verdictNow']>;
       try {
         const token = bearerToken(request.headers.authorization);
-        if (!token) return refuse(reply, 'TOKEN_MISSING');
+        if (!token) return refuse(reply, new AppError('TOKEN_MISSING'));
         verdict = keys.verdictNow(token, 'access');
       } catch (err) {
         return done(err as Error);

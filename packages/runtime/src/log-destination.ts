@@ -1,40 +1,141 @@
-import pino from 'pino';
+import { write, writeSync } from 'node:fs';
 
-type SonicBoom = ReturnType<typeof pino.destination>;
+// What each of the two buffers holds at first; one grows when a turn's lines do not fit.
+const INITIAL_BYTES = 64 * 1024;
+// A buffer that grew past this (a burst, or stdout not read for a while) is not kept for reuse.
+const KEEP_AT_MOST_BYTES = 1024 * 1024;
+// stdout that is non-blocking and full (EAGAIN): how long until the write is tried again.
+const RETRY_FULL_MS = 10;
 
 /**
- * stdout for pino, with the lines of one event-loop turn handed to sonic-boom as one string.
- * sonic-boom measures its pending buffer's byte length on every write; under load (a write in
- * flight, lines piling up behind it) that copied up to 16 KiB per log line, about 2 µs of every
- * request. Joined, it happens once per turn. Lines keep their order; at exit (process.exit, an
- * uncaught exception, the end of the event loop) the turn's lines go to sonic-boom before it
- * flushes synchronously, so nothing written before is lost.
+ * stdout for pino: each line is encoded into a buffer as it is logged, and what one event-loop
+ * turn logged goes out in one write, made on libuv's thread pool (a request never waits for a
+ * log write; an unread stdout makes lines pile up in memory, none is dropped). Two buffers take
+ * turns: one is written while the next turn's lines fill the other. Replaces sonic-boom, whose
+ * string joins, byte counts and per-write conversions cost about 2 µs of every logged line.
+ * Lines keep their order; at exit (process.exit, an uncaught exception, the end of the event
+ * loop) what is still buffered is written synchronously; a write in flight then, as with
+ * sonic-boom, is left to finish on its thread.
  */
 export class TurnBatchedStdout {
-  private pending: string[] = [];
-  private readonly sonic: SonicBoom;
-  private readonly drainNow = () => this.drain();
+  private buffer: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  private spare: Buffer | undefined = Buffer.allocUnsafe(INITIAL_BYTES);
+  private used = 0;
+  private writing = false;
+  private scheduled = false;
+  private broken = false;
+  // A write stdout refused as full (EAGAIN), waiting to be tried again: what is left of it.
+  private refused: { chunk: Buffer; offset: number; length: number } | undefined;
+  private waiting: Array<(err?: Error) => void> = [];
+  private readonly sendNow = () => {
+    this.scheduled = false;
+    this.send();
+  };
+  private readonly writeAllNow = () => this.writeAllSync();
 
-  constructor(fd = 1) {
-    this.sonic = pino.destination({ dest: fd, sync: false });
-    // Before sonic-boom's own exit handler (pino's), which writes what it holds synchronously.
-    process.prependListener('exit', this.drainNow);
+  constructor(private readonly fd = 1) {
+    process.prependListener('exit', this.writeAllNow);
   }
 
   write(line: string): void {
-    if (this.pending.push(line) === 1) setImmediate(this.drainNow);
+    if (this.broken) return;
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const room = line.length * 3;
+    if (this.used + room > this.buffer.length) this.grow(room);
+    this.used += this.buffer.write(line, this.used);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.sendNow);
+    }
   }
 
-  /** pino's logger.flush(cb): hands sonic-boom what this turn holds, then sonic-boom's flush. */
+  /** pino's logger.flush(cb): calls back once every line logged so far is written. */
   flush(callback?: (err?: Error) => void): void {
-    this.drain();
-    this.sonic.flush(callback);
+    if (callback) this.waiting.push(callback);
+    this.send();
   }
 
-  private drain(): void {
-    if (this.pending.length === 0) return;
-    const lines = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
-    this.pending = [];
-    this.sonic.write(lines);
+  /** Writes what is buffered now, synchronously (what is in flight goes first, on its own). */
+  flushSync(): void {
+    this.writeAllSync();
   }
+
+  private grow(room: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + room));
+    this.buffer.copy(bigger, 0, 0, this.used);
+    this.buffer = bigger;
+  }
+
+  private send(): void {
+    if (this.writing) return;
+    if (this.used === 0 || this.broken) {
+      this.settle();
+      return;
+    }
+    const chunk = this.buffer;
+    const length = this.used;
+    this.buffer = this.spare && this.spare.length >= INITIAL_BYTES ? this.spare : Buffer.allocUnsafe(INITIAL_BYTES);
+    this.spare = undefined;
+    this.used = 0;
+    this.writing = true;
+    this.writeFrom(chunk, 0, length);
+  }
+
+  private writeFrom(chunk: Buffer, offset: number, length: number): void {
+    write(this.fd, chunk, offset, length - offset, null, (err, written) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          // Not unref'd: lines still to write keep the process alive, as sonic-boom's do.
+          this.refused = { chunk, offset, length };
+          setTimeout(() => {
+            if (this.refused?.chunk !== chunk) return;
+            this.refused = undefined;
+            this.writeFrom(chunk, offset, length);
+          }, RETRY_FULL_MS);
+          return;
+        }
+        // stdout is gone (closed pipe, a full disk): nowhere left to write, so stop trying.
+        this.broken = true;
+        process.stderr.write(`log lines cannot be written to stdout any more: ${err.message}\n`);
+      } else if (offset + written < length) {
+        this.writeFrom(chunk, offset + written, length);
+        return;
+      }
+      this.writing = false;
+      if (chunk.length <= KEEP_AT_MOST_BYTES) this.spare = chunk;
+      this.send();
+    });
+  }
+
+  private settle(): void {
+    if (this.waiting.length === 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const callback of waiting) callback();
+  }
+
+  private writeAllSync(): void {
+    // A refused write is not on any thread: what is left of it goes first.
+    const refused = this.refused;
+    this.refused = undefined;
+    if (refused && !writeWholeSync(this.fd, refused.chunk, refused.offset, refused.length)) return;
+    if (!this.broken) writeWholeSync(this.fd, this.buffer, 0, this.used);
+    this.used = 0;
+  }
+}
+
+/** false if stdout cannot take it (gone, or full for about a second). */
+function writeWholeSync(fd: number, chunk: Buffer, from: number, to: number): boolean {
+  let offset = from;
+  let busyRetries = 0;
+  while (offset < to) {
+    try {
+      offset += writeSync(fd, chunk, offset, to - offset);
+    } catch (err) {
+      // A non-blocking stdout that is full: wait a little, a bounded number of times.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++busyRetries > 1_000) return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+  return true;
 }

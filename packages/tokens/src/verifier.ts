@@ -21,9 +21,11 @@ export class UnknownKeyIdError extends AppError {
 
 const REQUIRED_CLAIMS = ['sub', 'typ', 'jti', 'sid', 'iat', 'exp', 'iss', 'aud'];
 // An Ed25519 check costs ~0.1 ms, most of a protected request. A token already checked is looked up
-// instead, keyed by the token string itself (no hash to compute), in a bounded LRU per expected
-// type; `exp` is re-checked on every hit. It changes nothing about revocation, which is the session
-// check, asked on every request. Keys being replaced empties the cache.
+// instead, in a bounded LRU per expected type, keyed by its signature (the map hashes 86
+// characters, not the whole token's 400 or so, which each request brings as a new string) and
+// taken only if the whole token is the one checked; `exp` is re-checked on every hit. It changes
+// nothing about revocation, which is the session check, asked on every request. Keys being
+// replaced empties the cache.
 const VERIFIED_CACHE_SIZE = 10_000;
 const REFUSED_CACHE_TTL_MS = 60_000;
 // Our tokens are about 400 characters: longer ones are checked every time rather than cached, so
@@ -36,7 +38,10 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 type Verify = (token: string) => Record<string, unknown>;
 
 /** A checked token: its claims, or the refusal to repeat (until a time, for refusals). */
-type Checked = { claims: TokenClaims; error?: undefined } | { error: AppError; until: number };
+type Checked = { token: string } & ({ claims: TokenClaims; error?: undefined } | { error: AppError; until: number });
+
+/** The cache key of a token: its signature, the part after the last dot. */
+const signatureOf = (token: string): string => token.slice(token.lastIndexOf('.') + 1);
 
 const OTHER: Record<TokenType, TokenType> = { access: 'refresh', refresh: 'access' };
 
@@ -114,7 +119,10 @@ export class TokenVerifier {
    */
   verdict(token: string, expected: TokenType): TokenClaims | AppError {
     const cache = this.checked[expected];
-    const hit = cache.get(token);
+    const key = signatureOf(token);
+    const cached = cache.get(key);
+    // Another token with the same signature (a forged header or payload) is checked in full.
+    const hit = cached?.token === token ? cached : undefined;
     const now = Date.now();
     if (hit !== undefined) {
       if (hit.error === undefined) {
@@ -127,12 +135,12 @@ export class TokenVerifier {
     try {
       // Shared by every request that presents this token: frozen, so none can change it for the others.
       const claims = Object.freeze(this.check(token, expected));
-      if (cacheable) cache.set(token, { claims });
+      if (cacheable) cache.set(key, { token, claims });
       return claims;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // An unknown kid may become known with the next keys: never remembered.
-      if (cacheable && !(err instanceof UnknownKeyIdError)) cache.set(token, { error: err, until: now + REFUSED_CACHE_TTL_MS });
+      if (cacheable && !(err instanceof UnknownKeyIdError)) cache.set(key, { token, error: err, until: now + REFUSED_CACHE_TTL_MS });
       return err;
     }
   }

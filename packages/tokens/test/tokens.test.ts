@@ -163,6 +163,20 @@ describe('signing and verifying', () => {
     expect(v.verify(pair.access_token, 'access').sub).toBe(PHONE);
   });
 
+  it("never takes a checked token's answer for another token with the same signature", () => {
+    const v = new TokenVerifier({ ...settings, clockToleranceSeconds: 5 }, publicJwks(keys));
+    const [head, payload, signature] = pair.access_token.split('.');
+    const claims = decode(pair.access_token, 1);
+    // The real signature under other claims (another subject), and under the same claims re-encoded.
+    const otherClaims = `${head}.${Buffer.from(JSON.stringify({ ...claims, sub: '+14155550199' })).toString('base64url')}.${signature}`;
+    const padded = `${head}.${payload}=.${signature}`;
+    for (let i = 0; i < 3; i++) {
+      expect(v.verify(pair.access_token, 'access').sub).toBe(PHONE);
+      expect(() => v.verify(otherClaims, 'access')).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+      expect(() => v.verify(padded, 'access')).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+    }
+  });
+
   it('answers a token checked before as it did the first time, for the type asked', () => {
     const v = new TokenVerifier({ ...settings, clockToleranceSeconds: 5 }, publicJwks(keys));
     const [head, payload, signature] = pair.access_token.split('.');

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
-import type { Histogram, Registry } from 'prom-client';
-import { httpDuration } from './metrics.ts';
+import type { Registry } from 'prom-client';
+import { httpDuration, type HistogramSeries, type SeriesHistogram } from './metrics.ts';
 
 export const METRICS_PATH = '/metrics';
 
@@ -44,15 +44,15 @@ export function instrumentHttp(app: FastifyInstance, opts: HttpMetricsOptions): 
   });
 }
 
-function observer(duration: Histogram<'service' | 'method' | 'route' | 'status_code'>, service: string, method: string | undefined, route: string): OnResponse {
-  const byStatus = new Map<string | number, ReturnType<typeof duration.labels>>();
+function observer(duration: SeriesHistogram<'service' | 'method' | 'route' | 'status_code'>, service: string, method: string | undefined, route: string): OnResponse {
+  const byStatus = new Map<string | number, HistogramSeries>();
   return (request, reply, done) => {
     const status = reply.statusCode;
     // A route with several methods keys by both (rare); one method, by the status alone.
     const key = method === undefined ? `${request.method} ${status}` : status;
     let child = byStatus.get(key);
     if (!child) {
-      child = duration.labels(service, method ?? request.method, route, String(status));
+      child = duration.series(service, method ?? request.method, route, String(status));
       byStatus.set(key, child);
     }
     child.observe(reply.elapsedTime / 1000);

@@ -1,12 +1,38 @@
 import { execFileSync } from 'node:child_process';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { busMetrics, createMetricsRegistry, instrumentHttp, upstreamMetrics } from '../src/index.ts';
+import { Histogram, Registry } from 'prom-client';
+import { busMetrics, createMetricsRegistry, instrumentHttp, SeriesHistogram, upstreamMetrics } from '../src/index.ts';
 
 function promtool(text: string): string {
   // Throws (with promtool's complaints) on a non-zero exit.
   return execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
 }
+
+describe('SeriesHistogram', () => {
+  it("is exposed exactly as prom-client's Histogram with the same observations, and resets", async () => {
+    const options = { name: 'h_seconds', help: 'a "test" histogram', labelNames: ['route', 'status_code'] as const, buckets: [0.001, 0.005, 0.1, 0.5] };
+    const ours = new Registry();
+    const theirs = new Registry();
+    const fast = new SeriesHistogram(ours, options);
+    const reference = new Histogram({ ...options, registers: [theirs] });
+    // Bounds themselves (le is inclusive), between, above the last, and label values to escape.
+    const observations: Array<[string, string, number]> = [
+      ['/a/:id', '200', 0.001], ['/a/:id', '200', 0.003], ['/a/:id', '200', 0.005], ['/a/:id', '200', 7],
+      ['/a/:id', '404', 0.2], ['/quote"and\\slash', '200', 0], ['/a/:id', '200', Number.NaN],
+    ];
+    for (const [route, status, value] of observations) {
+      fast.series(route, status).observe(value);
+      if (Number.isFinite(value)) reference.labels(route, status).observe(value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.metrics()).toContain('h_seconds_count{route="/a/:id",status_code="200"} 4');
+    ours.resetMetrics();
+    expect(await ours.metrics()).toContain('h_seconds_count{route="/a/:id",status_code="200"} 0');
+    fast.series('/a/:id', '200').observe(0.01);
+    expect(await ours.metrics()).toContain('h_seconds_bucket{le="0.1",route="/a/:id",status_code="200"} 1');
+  });
+});
 
 describe('instrumentHttp', () => {
   it('counts requests by route pattern and status, serves /metrics (not counted itself), and promtool accepts the output', async () => {

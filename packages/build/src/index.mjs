@@ -159,11 +159,13 @@ export async function buildDeployable(dir) {
   // One-byte JavaScript: V8 holds a module's source as a string for as long as the module lives,
   // and one character above U+00FF (esbuild escapes them in code, not in the comments it keeps)
   // makes it a two-byte string, twice the memory (the gateway's: 6 MB instead of 3). Each such
-  // UTF-16 unit becomes '?', so every line and column of the source map still holds.
+  // UTF-16 unit becomes '?', so every line and column of the source map still holds; only when
+  // every one is on a comment line (a tagged template's raw text, say, must stay as it is).
   for (const output of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
     const file = join(root, output);
     const text = readFileSync(file, 'utf8');
-    if (/[^\x00-\xff]/.test(text)) writeFileSync(file, text.replace(/[^\x00-\xff]/g, '?'));
+    const wide = text.split('\n').filter((line) => /[^\x00-\xff]/.test(line));
+    if (wide.length > 0 && wide.every((line) => /^\s*(\*|\/\/|\/\*)/.test(line))) writeFileSync(file, text.replace(/[^\x00-\xff]/g, '?'));
   }
 
   // Drop what an earlier build left (e.g. a chunk whose hash changed); only after the new files are there.

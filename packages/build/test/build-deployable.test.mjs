@@ -31,4 +31,11 @@ describe('buildDeployable', () => {
     const line = js.split('\n').findIndex((l) => l.includes("new Error(\"here\")") || l.includes("new Error('here')"));
     expect(line).toBeGreaterThan(0);
   }, 60_000);
+
+  it('leaves the text as it is when such a character is in code (a tagged template keeps its raw text)', async () => {
+    writeFileSync(join(dir, 'src/server.ts'), "/**\n * A dash — here\n */\nexport const raw = String.raw`a—b`;\n");
+    await buildDeployable(dir);
+    const built = await import(`${pathToFileURL(join(dir, 'dist/server.js')).href}?again`);
+    expect(built.raw).toBe('a—b');
+  }, 60_000);
 });

@@ -157,10 +157,10 @@ const json = JSON.stringify;
 
 /** The line pino writes for `info({ reqId, trace_id, req, res, responseTime }, 'request completed')`. */
 function accessLine(to: DirectWriter, request: FastifyRequest, statusCode: number, responseTime: number, traceId: string): string {
-  const { route, remoteAddress } = serializeRequest(request);
+  const { path, route, remoteAddress } = serializeRequest(request);
   return (
     `{"level":${to.level}${to.time()}${to.bindings},"reqId":${json(request.id)},"trace_id":${json(traceId)}` +
-    `,"req":{"method":${json(request.method)},"path":${json(request.url.split('?', 1)[0])}${route === undefined ? '' : `,"route":${json(route)}`}${remoteAddress === undefined ? '' : `,"remoteAddress":${json(remoteAddress)}`}}` +
+    `,"req":{"method":${json(request.method)},"path":${json(path)}${route === undefined ? '' : `,"route":${json(route)}`}${remoteAddress === undefined ? '' : `,"remoteAddress":${json(remoteAddress)}`}}` +
     `,"res":{"statusCode":${statusCode}},"responseTime":${responseTime},"msg":"request completed"}\n`
   );
 }

@@ -31,10 +31,9 @@ export class TurnBatchedStdout {
     this.scheduled = false;
     this.send();
   };
-  private readonly writeAllNow = () => this.writeAllSync();
 
   constructor(private readonly fd = 1) {
-    process.prependListener('exit', this.writeAllNow);
+    process.prependListener('exit', () => this.flushSync());
   }
 
   write(line: string): void {
@@ -55,9 +54,20 @@ export class TurnBatchedStdout {
     this.send();
   }
 
-  /** Writes what is buffered now, synchronously (what is in flight goes first, on its own). */
+  /**
+   * Writes what is buffered, synchronously: at exit, and after a fatal line (pino calls it). What
+   * stdout refused as full goes first; a write already on the thread pool is left to finish there.
+   */
   flushSync(): void {
-    this.writeAllSync();
+    const refused = this.refused;
+    if (refused) {
+      // Taken over from its retry timer, which then finds nothing to do.
+      this.refused = undefined;
+      this.writing = false;
+      if (!writeWholeSync(this.fd, refused.chunk, refused.offset, refused.length)) return;
+    }
+    if (!this.broken) writeWholeSync(this.fd, this.buffer, 0, this.used);
+    this.used = 0;
   }
 
   private grow(room: number): void {
@@ -112,15 +122,6 @@ export class TurnBatchedStdout {
     const waiting = this.waiting;
     this.waiting = [];
     for (const callback of waiting) callback();
-  }
-
-  private writeAllSync(): void {
-    // A refused write is not on any thread: what is left of it goes first.
-    const refused = this.refused;
-    this.refused = undefined;
-    if (refused && !writeWholeSync(this.fd, refused.chunk, refused.offset, refused.length)) return;
-    if (!this.broken) writeWholeSync(this.fd, this.buffer, 0, this.used);
-    this.used = 0;
   }
 }
 

@@ -7,6 +7,7 @@ import type { MetricsSetup } from '@repo/telemetry';
 import { demoPageEnabled, type GatewaySettings } from './config.ts';
 import { buildValidator } from './http/body-validator.ts';
 import { buildSerializer } from './http/response-serializer.ts';
+import { coalesceWrites } from './http/coalesce-writes.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { childLoggerFactory, requestLogger } from './http/request-log.ts';
 import authenticate from './plugins/app/authenticate.ts';
@@ -66,6 +67,8 @@ export async function buildGateway(deps: GatewayDeps) {
     // Node would answer a missing Host with an empty 400; the error handler answers it instead.
     http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // A turn's responses leave together at its end (see coalesceWrites).
+  coalesceWrites(app.server);
   // Before any route: each one gets its metrics hook as it is added.
   const onRateLimited = gatewayTelemetry(app, deps.metrics, deps.sessions);
 

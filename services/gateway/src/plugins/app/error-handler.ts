@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode } from '@repo/contracts';
+import { flushHeldWrites } from '../../http/coalesce-writes.ts';
 
 // Fastify's own 4xx errors, given stable codes of ours. Their messages can quote the input (a
 // URL, a content type), so only validation messages, which quote the schema, are passed on.
@@ -61,6 +62,8 @@ export function onClientError(this: FastifyInstance, err: NodeJS.ErrnoException,
       `HTTP/1.1 ${appError.statusCode} ${appError.toBody().error}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
+    // Written now: the socket is destroyed next (writes are otherwise held to the turn's end).
+    flushHeldWrites();
   }
   socket.destroy(err);
 }

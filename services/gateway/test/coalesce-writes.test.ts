@@ -1,0 +1,92 @@
+import { createServer, request, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { coalesceWrites } from '../src/http/coalesce-writes.ts';
+
+const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  server = undefined;
+});
+
+async function listen(s: Server): Promise<number> {
+  server = s;
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return (s.address() as AddressInfo).port;
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject).end();
+  });
+}
+
+describe('coalesceWrites', () => {
+  it('holds a write until the end of the turn, then sends it', async () => {
+    const s = createServer();
+    coalesceWrites(s);
+    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
+    const port = await listen(s);
+    const client = connect(port, '127.0.0.1');
+    const received = new Promise<string>((resolve) => client.once('data', (d) => resolve(d.toString())));
+    const socket = await accepted;
+    let written = false;
+    socket.write('hello', () => (written = true));
+    // Held: still in the socket's buffer, its callback not yet run (a plain socket writes at once).
+    expect(socket.writableLength).toBe(5);
+    expect(written).toBe(false);
+    await turnEnd();
+    expect(socket.writableLength).toBe(0);
+    expect(await received).toBe('hello');
+    expect(written).toBe(true);
+    client.destroy();
+  });
+
+  it('answers many requests on many connections, each with its own response', async () => {
+    const s = createServer((req, res) => res.end(`answer to ${req.url}`));
+    coalesceWrites(s);
+    const port = await listen(s);
+    const paths = Array.from({ length: 60 }, (_, i) => `/r${i}`);
+    const answers = await Promise.all(paths.map((p) => get(port, p)));
+    expect(answers).toEqual(paths.map((p) => ({ status: 200, body: `answer to ${p}` })));
+  });
+
+  it('keeps the order of the writes of one connection', async () => {
+    const s = createServer();
+    coalesceWrites(s);
+    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
+    const port = await listen(s);
+    const client = connect(port, '127.0.0.1');
+    let got = '';
+    client.on('data', (d) => (got += d.toString()));
+    const socket = await accepted;
+    for (let i = 0; i < 50; i++) {
+      socket.write(`${i},`);
+      if (i % 7 === 0) await turnEnd();
+    }
+    socket.end();
+    await new Promise((resolve) => client.once('end', resolve));
+    expect(got).toBe(Array.from({ length: 50 }, (_, i) => `${i},`).join(''));
+  });
+
+  it('reports a held write to a socket destroyed before the turn ended as failed, without throwing', async () => {
+    const s = createServer();
+    coalesceWrites(s);
+    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
+    const port = await listen(s);
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    const socket = await accepted;
+    socket.on('error', () => undefined);
+    const settled = new Promise<Error | null | undefined>((resolve) => socket.write('late', resolve));
+    socket.destroy();
+    expect(await settled).toBeInstanceOf(Error);
+    client.destroy();
+  });
+});

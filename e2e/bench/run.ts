@@ -73,9 +73,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-async function startBareFastify(): Promise<{ url: string; child: ChildProcess }> {
+async function startBareFastify(coalesced = false): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}bare-fastify.ts`], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const env = { ...process.env, PORT: String(port), COALESCE_WRITES: coalesced ? '1' : '0' };
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}bare-fastify.ts`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
     child.once('exit', (code) => reject(new Error(`bare Fastify exited with ${code}`)));
@@ -200,6 +201,8 @@ async function main(): Promise<void> {
     { redisProxy: false },
   );
   const bare = await startBareFastify();
+  // Informational: bare Fastify writing as the gateway does (the target is against plain bare Fastify).
+  const bareCoalesced = await startBareFastify(true);
   try {
     // Start-up, each service alone, one after the other (the first start had them all at once).
     const startMs: Record<string, number> = {};
@@ -222,19 +225,21 @@ async function main(): Promise<void> {
 
     const gatewayUrl = `${system.url}/api/auth/protected`;
     const bareUrl = `${bare.url}/api/auth/protected`;
+    const bareCoalescedUrl = `${bareCoalesced.url}/api/auth/protected`;
     const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
     process.stdout.write('bench: warming up…\n');
     await wrk(bareUrl, { ...LOAD, seconds: 2 });
+    await wrk(bareCoalescedUrl, { ...LOAD, seconds: 2 });
     await wrk(gatewayUrl, { ...LOAD, seconds: 2, headers: bearer(tokens.access_token) });
 
     process.stdout.write(`bench: load, ${LOAD.threads} threads, ${LOAD.connections} connections, ${LOAD.seconds} s per run, ${ROUNDS} interleaved rounds…\n`);
     // Each round runs every case once, so drift in the machine's load (it is shared) hits all cases
     // alike; each case's median over the rounds is reported.
-    const cases = { bare: [bareUrl, undefined], valid: [gatewayUrl, tokens.access_token], invalid: [gatewayUrl, invalid], revoked: [gatewayUrl, revoked] } as const;
-    const samples: Record<keyof typeof cases, WrkResult[]> = { bare: [], valid: [], invalid: [], revoked: [] };
+    const cases = { bare: [bareUrl, undefined], bareCoalesced: [bareCoalescedUrl, undefined], valid: [gatewayUrl, tokens.access_token], invalid: [gatewayUrl, invalid], revoked: [gatewayUrl, revoked] } as const;
+    const samples: Record<keyof typeof cases, WrkResult[]> = { bare: [], bareCoalesced: [], valid: [], invalid: [], revoked: [] };
     // The server's CPU per request (from /proc, every thread): steadier than req/s when the
     // machine is shared, since another process's load slows a run but does not add to this.
-    const cpuPerRequest: Record<keyof typeof cases, number[]> = { bare: [], valid: [], invalid: [], revoked: [] };
+    const cpuPerRequest: Record<keyof typeof cases, number[]> = { bare: [], bareCoalesced: [], valid: [], invalid: [], revoked: [] };
     const gatewayPid = system.processes!().find((p) => p.name === 'gateway')!.pid;
     const order = Object.entries(cases) as Array<[keyof typeof cases, readonly [string, string | undefined]]>;
     for (let round = 0; round < ROUNDS; round++) {
@@ -242,7 +247,7 @@ async function main(): Promise<void> {
       // (the garbage of one run is collected in the next).
       const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
       for (const [name, [url, token]] of rotated) {
-        const pid = name === 'bare' ? bare.child.pid : gatewayPid;
+        const pid = name === 'bare' ? bare.child.pid : name === 'bareCoalesced' ? bareCoalesced.child.pid : gatewayPid;
         const before = cpuUs(pid);
         const result = await wrk(url, { ...LOAD, ...(token ? { headers: bearer(token) } : {}) });
         samples[name].push(result);
@@ -254,7 +259,7 @@ async function main(): Promise<void> {
       const runs_ = samples[name];
       return { rps: median(runs_.map((r) => r.rps)), p50Ms: median(runs_.map((r) => r.p50Ms)), p99Ms: median(runs_.map((r) => r.p99Ms)), requests: runs_.reduce((n, r) => n + r.requests, 0), non2xx: runs_.reduce((n, r) => n + r.non2xx, 0) };
     };
-    const runs = { bareFirst: summary('bare'), valid: summary('valid'), invalid: summary('invalid'), revoked: summary('revoked') };
+    const runs = { bareFirst: summary('bare'), bareCoalesced: summary('bareCoalesced'), valid: summary('valid'), invalid: summary('invalid'), revoked: summary('revoked') };
     const bareRps = runs.bareFirst.rps;
     const cpuUsPerRequest = Object.fromEntries(Object.entries(cpuPerRequest).map(([name, xs]) => [name, round(median(xs), 1)])) as Record<keyof typeof cases, number>;
 
@@ -277,6 +282,9 @@ async function main(): Promise<void> {
         invalidRps: round(runs.invalid!.rps, 0),
         revokedRps: round(runs.revoked!.rps, 0),
         validVsBare: round(runs.valid!.rps / bareRps),
+        // Informational: against bare Fastify holding its writes to the end of each turn, as the gateway does.
+        bareCoalescedRps: round(runs.bareCoalesced!.rps, 0),
+        validVsBareCoalesced: round(runs.valid!.rps / runs.bareCoalesced!.rps),
         invalidVsValid: round(runs.invalid!.rps / runs.valid!.rps),
         revokedVsValid: round(runs.revoked!.rps / runs.valid!.rps),
         validP50Ms: runs.valid!.p50Ms,
@@ -306,6 +314,7 @@ async function main(): Promise<void> {
     ];
     console.table({
       'bare Fastify': { 'req/s': results.protectedRoute.bareFastifyRps, 'p99 ms': runs.bareFirst!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.bare },
+      'bare Fastify, writes coalesced': { 'req/s': results.protectedRoute.bareCoalescedRps, 'p99 ms': runs.bareCoalesced!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.bareCoalesced },
       'gateway, valid token': { 'req/s': results.protectedRoute.validRps, 'p99 ms': runs.valid!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.valid },
       'gateway, invalid token': { 'req/s': results.protectedRoute.invalidRps, 'p99 ms': runs.invalid!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.invalid },
       'gateway, revoked token': { 'req/s': results.protectedRoute.revokedRps, 'p99 ms': runs.revoked!.p99Ms, 'server CPU µs/req': cpuUsPerRequest.revoked },
@@ -320,6 +329,7 @@ async function main(): Promise<void> {
     process.stdout.write(`bench: results in ${file}\n`);
   } finally {
     bare.child.kill('SIGTERM');
+    bareCoalesced.child.kill('SIGTERM');
     await system.close();
   }
 }

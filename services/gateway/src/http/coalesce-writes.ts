@@ -50,7 +50,7 @@ function heldWritev(this: Socket, chunks: Chunks, cb: WriteCallback): void {
  * onResponse hooks) run once it is written; what changes is when. Waking the reader of a socket
  * (a proxy, a load balancer, a benchmark client on the same host) is the dearest part of a small
  * response's write; written back to back, the writes after the first mostly find that reader
- * awake. Measured on the bench's 2-core VM: about a fifth less gateway CPU per request. A
+ * awake. Measured on the bench's 2-core VM: about a third less gateway CPU per request. A
  * response waits at most for the rest of its turn: the other requests that arrived with it.
  *
  * Anything that writes to a socket and then destroys it at once (the clientError handler) calls

@@ -18,7 +18,7 @@ import { startSystem, type System } from '../test/support/system.ts';
 import { wrk, type WrkResult } from './wrk.ts';
 
 const LOAD = { threads: 2, connections: 50, seconds: Number(process.env.BENCH_SECONDS ?? 4) };
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LOGINS = 100;
 // Untimed logins first: the services' login paths compiled and their connections warm, as in a
 // system that has been serving for a while (the protected route gets wrk's warm-up run likewise).

@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { coalesceWrites } from '../src/http/coalesce-writes.ts';
+import { coalesceWrites, flushHeldWrites } from '../src/http/coalesce-writes.ts';
 
 const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -73,6 +73,28 @@ describe('coalesceWrites', () => {
     socket.end();
     await new Promise((resolve) => client.once('end', resolve));
     expect(got).toBe(Array.from({ length: 50 }, (_, i) => `${i},`).join(''));
+  });
+
+  it('still sends the writes after one whose callback threw', async () => {
+    const s = createServer();
+    coalesceWrites(s);
+    const sockets: Socket[] = [];
+    const accepted = new Promise<void>((resolve) => s.on('connection', (socket: Socket) => sockets.push(socket) === 3 && resolve()));
+    const port = await listen(s);
+    const clients = [0, 1, 2].map(() => connect(port, '127.0.0.1'));
+    await accepted;
+    const received = clients.map((c) => new Promise<string>((resolve) => c.once('data', (d) => resolve(d.toString()))));
+    // Held writes with callbacks of our own (a socket's write() passes stream internals), in one turn.
+    type RawWrite = (chunk: string, encoding: BufferEncoding, cb: () => void) => void;
+    const rawWrite = (socket: Socket) => (socket as unknown as { _write: RawWrite })._write.bind(socket);
+    rawWrite(sockets[0]!)('first', 'utf8', () => undefined);
+    rawWrite(sockets[1]!)('second', 'utf8', () => {
+      throw new Error('a finish listener failed');
+    });
+    rawWrite(sockets[2]!)('third', 'utf8', () => undefined);
+    expect(() => flushHeldWrites()).toThrow('a finish listener failed');
+    expect(await Promise.all(received)).toEqual(['first', 'second', 'third']);
+    for (const c of clients) c.destroy();
   });
 
   it('reports a held write to a socket destroyed before the turn ended as failed, without throwing', async () => {

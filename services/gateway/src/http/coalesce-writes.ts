@@ -14,25 +14,40 @@ const { _write: writeNow, _writev: writevNow } = Socket.prototype as unknown as 
 let held: unknown[] = [];
 let flushScheduled = false;
 
-/** Sends every write held back so far, in the order they were made. */
+/**
+ * Sends every write held back so far, in the order they were made. A write's callback runs
+ * within (it emits the response's 'finish'); should one throw, the writes after it still go out,
+ * in the next flush, and the error goes on up.
+ */
 export function flushHeldWrites(): void {
   flushScheduled = false;
   const writes = held;
   held = [];
-  for (let i = 0; i < writes.length; i += 4) {
-    const socket = writes[i] as Socket;
-    const cb = writes[i + 3] as WriteCallback;
-    if (writes[i + 2] === undefined) writevNow.call(socket, writes[i + 1] as Chunks, cb);
-    else writeNow.call(socket, writes[i + 1] as Buffer | string, writes[i + 2] as BufferEncoding, cb);
+  let i = 0;
+  try {
+    for (; i < writes.length; i += 4) {
+      const socket = writes[i] as Socket;
+      const cb = writes[i + 3] as WriteCallback;
+      if (writes[i + 2] === undefined) writevNow.call(socket, writes[i + 1] as Chunks, cb);
+      else writeNow.call(socket, writes[i + 1] as Buffer | string, writes[i + 2] as BufferEncoding, cb);
+    }
+  } finally {
+    if (i < writes.length) {
+      held = writes.slice(i + 4).concat(held);
+      if (held.length > 0) scheduleFlush();
+    }
   }
+}
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flushHeldWrites);
 }
 
 function hold(socket: Socket, data: unknown, encoding: BufferEncoding | undefined, cb: WriteCallback): void {
   held.push(socket, data, encoding, cb);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushHeldWrites);
-  }
+  scheduleFlush();
 }
 
 function heldWrite(this: Socket, chunk: Buffer | string, encoding: BufferEncoding, cb: WriteCallback): void {

@@ -18,6 +18,21 @@ async function listen(s: Server): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
+/** A server with coalesceWrites and `count` clients connected to it, each with the server's socket of its connection. */
+async function connections(count = 1): Promise<Array<{ client: Socket; socket: Socket }>> {
+  const s = createServer();
+  coalesceWrites(s);
+  const port = await listen(s);
+  const pairs: Array<{ client: Socket; socket: Socket }> = [];
+  // One at a time, so each client is paired with its own connection.
+  for (let i = 0; i < count; i++) {
+    const accepted = new Promise<Socket>((resolve) => s.once('connection', resolve));
+    const client = connect(port, '127.0.0.1');
+    pairs.push({ client, socket: await accepted });
+  }
+  return pairs;
+}
+
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port, path }, (res) => {
@@ -29,13 +44,8 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 
 describe('coalesceWrites', () => {
   it('holds a write until the end of the turn, then sends it', async () => {
-    const s = createServer();
-    coalesceWrites(s);
-    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
-    const port = await listen(s);
-    const client = connect(port, '127.0.0.1');
+    const { client, socket } = (await connections())[0]!;
     const received = new Promise<string>((resolve) => client.once('data', (d) => resolve(d.toString())));
-    const socket = await accepted;
     let written = false;
     socket.write('hello', () => (written = true));
     // Held: still in the socket's buffer, its callback not yet run (a plain socket writes at once).
@@ -58,14 +68,9 @@ describe('coalesceWrites', () => {
   });
 
   it('keeps the order of the writes of one connection', async () => {
-    const s = createServer();
-    coalesceWrites(s);
-    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
-    const port = await listen(s);
-    const client = connect(port, '127.0.0.1');
+    const { client, socket } = (await connections())[0]!;
     let got = '';
     client.on('data', (d) => (got += d.toString()));
-    const socket = await accepted;
     for (let i = 0; i < 50; i++) {
       socket.write(`${i},`);
       if (i % 7 === 0) await turnEnd();
@@ -76,13 +81,9 @@ describe('coalesceWrites', () => {
   });
 
   it('still sends the writes after one whose callback threw', async () => {
-    const s = createServer();
-    coalesceWrites(s);
-    const sockets: Socket[] = [];
-    const accepted = new Promise<void>((resolve) => s.on('connection', (socket: Socket) => sockets.push(socket) === 3 && resolve()));
-    const port = await listen(s);
-    const clients = [0, 1, 2].map(() => connect(port, '127.0.0.1'));
-    await accepted;
+    const pairs = await connections(3);
+    const sockets = pairs.map((p) => p.socket);
+    const clients = pairs.map((p) => p.client);
     const received = clients.map((c) => new Promise<string>((resolve) => c.once('data', (d) => resolve(d.toString()))));
     // Held writes with callbacks of our own (a socket's write() passes stream internals), in one turn.
     type RawWrite = (chunk: string, encoding: BufferEncoding, cb: () => void) => void;
@@ -98,13 +99,8 @@ describe('coalesceWrites', () => {
   });
 
   it('reports a held write to a socket destroyed before the turn ended as failed, without throwing', async () => {
-    const s = createServer();
-    coalesceWrites(s);
-    const accepted = new Promise<Socket>((resolve) => s.on('connection', resolve));
-    const port = await listen(s);
-    const client = connect(port, '127.0.0.1');
+    const { client, socket } = (await connections())[0]!;
     client.on('error', () => undefined);
-    const socket = await accepted;
     socket.on('error', () => undefined);
     const settled = new Promise<Error | null | undefined>((resolve) => socket.write('late', resolve));
     socket.destroy();
